@@ -1,0 +1,2 @@
+//! berth's container engine: turns user intent (an image, a command line,
+//! volumes) into a prepared rootfs and a runtime spec, and supervises it.
