@@ -1,0 +1,84 @@
+//! Test helpers shared by berth's crates: a busybox root filesystem built
+//! from Debian's `busybox-static`, as a directory or as a rootfs tarball.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where Debian's `busybox-static` installs its binary.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Fills `root` with a minimal busybox root filesystem: the static binary
+/// at `/bin/busybox`, one symlink per applet, and the usual empty dirs.
+pub fn busybox_rootfs(root: &Path) -> io::Result<()> {
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "var",
+        "run",
+    ] {
+        fs::create_dir_all(root.join(d))?;
+    }
+    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
+    fs::copy(BUSYBOX, root.join("bin/busybox"))?;
+    for applet in applets()? {
+        let link = root.join(applet.trim_start_matches('/'));
+        if link.exists() || link.symlink_metadata().is_ok() || applet.ends_with("/busybox") {
+            continue;
+        }
+        if let Some(parent) = link.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        symlink("/bin/busybox", &link)?;
+    }
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    )?;
+    fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
+    Ok(())
+}
+
+/// Writes a busybox rootfs as an uncompressed tar file (the input of
+/// `docker import`) and returns its path.
+pub fn busybox_tar(dir: &Path) -> io::Result<PathBuf> {
+    let root = dir.join("busybox-rootfs");
+    busybox_rootfs(&root)?;
+    let out = dir.join("busybox.tar");
+    let mut builder = tar::Builder::new(fs::File::create(&out)?);
+    builder.follow_symlinks(false);
+    builder.append_dir_all(".", &root)?;
+    builder.into_inner()?;
+    fs::remove_dir_all(&root)?;
+    Ok(out)
+}
+
+/// The applets the static busybox provides, as absolute install paths.
+fn applets() -> io::Result<Vec<String>> {
+    let out = Command::new(BUSYBOX).arg("--list-full").output()?;
+    if !out.status.success() {
+        return Err(io::Error::other("busybox --list-full failed"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| format!("/{}", l.trim()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rootfs_has_shell_and_applets() {
+        let dir = std::env::temp_dir().join(format!("testkit-{}", std::process::id()));
+        busybox_rootfs(&dir).unwrap();
+        assert!(dir.join("bin/busybox").is_file());
+        assert_eq!(
+            fs::read_link(dir.join("bin/sh")).unwrap(),
+            Path::new("/bin/busybox")
+        );
+        assert!(dir.join("bin/ps").symlink_metadata().is_ok());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
