@@ -1,2 +1,13 @@
 //! berth's OCI runtime: turns a runtime spec (`config.json`) and a root
 //! filesystem into an isolated process, as runc and crun do.
+pub mod hooks;
+pub mod error;
+mod exec;
+mod init;
+pub mod spawn;
+
+pub use error::{ChildErrorKind, SpawnError};
+pub use spawn::{
+    spawn_exec, spawn_init, ExecOptions, InitHooks, InitOptions, InitProcess, NoHooks, Overlay,
+    Stdio,
+};
