@@ -1,0 +1,385 @@
+//! cgroup v1: one directory per mounted hierarchy (incl. named ones such
+//! as `name=systemd`), plus the cgroup2 directory of a hybrid host.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+
+use crate::error::CgroupError;
+use crate::fs;
+use crate::manager::{FreezerState, Stats};
+use crate::resources::max_or;
+
+/// v1 reports "no memory limit" as the page counter maximum rounded to a
+/// page; anything this large is unlimited.
+const V1_UNLIMITED: u64 = 1 << 62;
+
+/// The container's directory in one v1 hierarchy.
+#[derive(Debug, Clone)]
+pub struct HierarchyDir {
+    /// Controllers of the hierarchy (`name=systemd` for a named one).
+    pub controllers: Vec<String>,
+    /// The container's cgroup directory in it.
+    pub dir: PathBuf,
+}
+
+/// A container cgroup on a v1 or hybrid host.
+#[derive(Debug, Clone)]
+pub struct V1 {
+    /// One entry per hierarchy.
+    pub hierarchies: Vec<HierarchyDir>,
+    /// The cgroup2 directory of a hybrid host (process tracking only: the
+    /// unified hierarchy there has no controllers).
+    pub unified: Option<PathBuf>,
+}
+
+impl V1 {
+    fn dir(&self, controller: &str) -> Option<&Path> {
+        self.hierarchies
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == controller))
+            .map(|h| h.dir.as_path())
+    }
+
+    fn need(&self, controller: &'static str) -> Result<&Path, CgroupError> {
+        self.dir(controller)
+            .ok_or(CgroupError::ControllerUnavailable {
+                controller,
+                path: self
+                    .hierarchies
+                    .first()
+                    .map_or_else(PathBuf::new, |h| h.dir.clone()),
+            })
+    }
+
+    fn all_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.hierarchies
+            .iter()
+            .map(|h| h.dir.as_path())
+            .chain(self.unified.as_deref())
+    }
+
+    /// Creates the directory in every hierarchy; a new cpuset cgroup gets
+    /// its parent's cpus and mems, without which it refuses tasks.
+    pub fn create(&self) -> Result<(), CgroupError> {
+        for h in &self.hierarchies {
+            let made = fs::mkdir_all(&h.dir)?;
+            if h.controllers.iter().any(|c| c == "cpuset") {
+                for dir in &made {
+                    inherit_cpuset(dir)?;
+                }
+            }
+        }
+        if let Some(u) = &self.unified {
+            fs::mkdir_all(u)?;
+        }
+        Ok(())
+    }
+
+    /// Moves process `pid` into every hierarchy's directory.
+    pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
+        let pid = pid.to_string();
+        for dir in self.all_dirs() {
+            fs::write(dir, "cgroup.procs", &pid)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `res` (already validated) to the control files.
+    pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(mem) = res.memory() {
+            let dir = self.need("memory")?;
+            set_memory_and_swap(dir, mem.limit(), mem.swap())?;
+            if let Some(r) = mem.reservation().filter(|&r| r != 0) {
+                fs::write(dir, "memory.soft_limit_in_bytes", &r.to_string())?;
+            }
+            if let Some(s) = mem.swappiness() {
+                fs::write(dir, "memory.swappiness", &s.to_string())?;
+            }
+            if let Some(disable) = mem.disable_oom_killer() {
+                fs::write(dir, "memory.oom_control", if disable { "1" } else { "0" })?;
+            }
+        }
+        if let Some(cpu) = res.cpu() {
+            let wants_cpu = cpu.shares().is_some_and(|s| s != 0)
+                || cpu.period().is_some_and(|p| p != 0)
+                || cpu.quota().is_some_and(|q| q != 0)
+                || cpu.realtime_period().is_some()
+                || cpu.realtime_runtime().is_some()
+                || cpu.idle().is_some();
+            if wants_cpu {
+                let dir = self.need("cpu")?;
+                if let Some(s) = cpu.shares().filter(|&s| s != 0) {
+                    fs::write(dir, "cpu.shares", &s.to_string())?;
+                }
+                // The period first: a quota is checked against it.
+                if let Some(p) = cpu.period().filter(|&p| p != 0) {
+                    fs::write(dir, "cpu.cfs_period_us", &p.to_string())?;
+                }
+                if let Some(q) = cpu.quota().filter(|&q| q != 0) {
+                    fs::write(dir, "cpu.cfs_quota_us", &q.to_string())?;
+                }
+                if let Some(p) = cpu.realtime_period() {
+                    fs::write(dir, "cpu.rt_period_us", &p.to_string())?;
+                }
+                if let Some(r) = cpu.realtime_runtime() {
+                    fs::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+                }
+                if let Some(i) = cpu.idle() {
+                    fs::write(dir, "cpu.idle", &i.to_string())?;
+                }
+            }
+            let cpus = cpu.cpus().as_deref().filter(|s| !s.is_empty());
+            let mems = cpu.mems().as_deref().filter(|s| !s.is_empty());
+            if cpus.is_some() || mems.is_some() {
+                let dir = self.need("cpuset")?;
+                if let Some(c) = cpus {
+                    fs::write(dir, "cpuset.cpus", c)?;
+                }
+                if let Some(m) = mems {
+                    fs::write(dir, "cpuset.mems", m)?;
+                }
+            }
+        }
+        if let Some(pids) = res.pids() {
+            let limit = if pids.limit() <= 0 { -1 } else { pids.limit() };
+            fs::write(self.need("pids")?, "pids.max", &max_or(limit))?;
+        }
+        for h in res.hugepage_limits().iter().flatten() {
+            let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
+            fs::write(self.need("hugetlb")?, &file, &h.limit().to_string())?;
+        }
+        if let Some(bio) = res.block_io() {
+            if let Some(w) = bio.weight() {
+                fs::write(self.need("blkio")?, "blkio.weight", &w.to_string())?;
+            }
+            let throttles = [
+                (
+                    "blkio.throttle.read_bps_device",
+                    bio.throttle_read_bps_device(),
+                ),
+                (
+                    "blkio.throttle.write_bps_device",
+                    bio.throttle_write_bps_device(),
+                ),
+                (
+                    "blkio.throttle.read_iops_device",
+                    bio.throttle_read_iops_device(),
+                ),
+                (
+                    "blkio.throttle.write_iops_device",
+                    bio.throttle_write_iops_device(),
+                ),
+            ];
+            for (file, devs) in throttles {
+                for d in devs.iter().flatten() {
+                    let line = format!("{}:{} {}", d.major(), d.minor(), d.rate());
+                    fs::write(self.need("blkio")?, file, &line)?;
+                }
+            }
+        }
+        if let Some(devices) = res.devices() {
+            let dir = self.need("devices")?;
+            for rule in devices {
+                let file = if rule.allow() {
+                    "devices.allow"
+                } else {
+                    "devices.deny"
+                };
+                fs::write(dir, file, &device_rule(rule))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Freezes every process of the cgroup and waits until it is frozen.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        let dir = self.need("freezer")?;
+        let start = Instant::now();
+        let timeout = Duration::from_secs(5);
+        loop {
+            // Re-writing FROZEN nudges tasks that were forking meanwhile
+            // (runc does the same: a freeze can get stuck in FREEZING).
+            fs::write(dir, "freezer.state", "FROZEN")?;
+            for _ in 0..10 {
+                let state = fs::read(dir, "freezer.state")?;
+                if state == "FROZEN" {
+                    return Ok(());
+                }
+                if start.elapsed() > timeout {
+                    // Leave it usable rather than half-frozen.
+                    let _ = fs::write(dir, "freezer.state", "THAWED");
+                    return Err(CgroupError::FreezeTimeout {
+                        path: dir.into(),
+                        millis: timeout.as_millis(),
+                        state,
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Thaws the cgroup.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        fs::write(self.need("freezer")?, "freezer.state", "THAWED")
+    }
+
+    /// The freezer state (thawed if there is no freezer hierarchy).
+    pub fn freezer_state(&self) -> Result<FreezerState, CgroupError> {
+        let Some(dir) = self.dir("freezer") else {
+            return Ok(FreezerState::Thawed);
+        };
+        Ok(match fs::read_opt(dir, "freezer.state")?.as_deref() {
+            Some("FROZEN") => FreezerState::Frozen,
+            Some("FREEZING") => FreezerState::Freezing,
+            _ => FreezerState::Thawed,
+        })
+    }
+
+    /// Every process in the cgroup and its descendants. The `pids`
+    /// hierarchy is asked if mounted, else the first one (each v1
+    /// hierarchy holds every process of the container).
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let dir = self
+            .dir("pids")
+            .or_else(|| self.hierarchies.first().map(|h| h.dir.as_path()));
+        dir.map_or(Ok(Vec::new()), fs::procs_recursive)
+    }
+
+    /// Whether the directory exists in any hierarchy.
+    pub fn exists(&self) -> bool {
+        self.all_dirs().any(Path::exists)
+    }
+
+    /// Removes the directory (and any below it) from every hierarchy.
+    pub fn remove(&self, timeout: Duration) -> Result<(), CgroupError> {
+        for dir in self.all_dirs() {
+            fs::rmdir_tree(dir, timeout)?;
+        }
+        Ok(())
+    }
+
+    /// Usage figures of the memory, pids and cpuacct controllers.
+    pub fn stats(&self) -> Result<Stats, CgroupError> {
+        let mut s = Stats::default();
+        if let Some(dir) = self.dir("memory") {
+            s.memory_usage = fs::read_u64_opt(dir, "memory.usage_in_bytes")?;
+            s.memory_max_usage = fs::read_u64_opt(dir, "memory.max_usage_in_bytes")?;
+            s.memory_limit =
+                fs::read_u64_opt(dir, "memory.limit_in_bytes")?.filter(|&l| l < V1_UNLIMITED);
+        }
+        if let Some(dir) = self.dir("pids") {
+            s.pids_current = fs::read_u64_opt(dir, "pids.current")?;
+            s.pids_limit = fs::read_u64_opt(dir, "pids.max")?;
+        }
+        if let Some(dir) = self.dir("cpuacct") {
+            s.cpu_usage_ns = fs::read_u64_opt(dir, "cpuacct.usage")?;
+            s.cpu_user_ns = fs::read_u64_opt(dir, "cpuacct.usage_user")?;
+            s.cpu_system_ns = fs::read_u64_opt(dir, "cpuacct.usage_sys")?;
+        }
+        Ok(s)
+    }
+
+    /// Whether a freezer hierarchy is mounted.
+    pub fn has_freezer(&self) -> bool {
+        self.dir("freezer").is_some()
+    }
+}
+
+/// Copies `cpuset.cpus` / `cpuset.mems` from the parent when empty.
+fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        if fs::read(dir, file)?.is_empty() {
+            fs::write(dir, file, &fs::read(parent, file)?)?;
+        }
+    }
+    Ok(())
+}
+
+/// memory.limit_in_bytes must never exceed memory.memsw.limit_in_bytes, so
+/// the order of the two writes depends on whether swap grows (runc's
+/// `setMemoryAndSwap`). OCI swap is memory+swap, exactly memsw.
+fn set_memory_and_swap(
+    dir: &Path,
+    limit: Option<i64>,
+    swap: Option<i64>,
+) -> Result<(), CgroupError> {
+    let limit = limit.filter(|&l| l != 0);
+    // Unlimited memory and unset swap: unlimited swap, as on v2.
+    let swap = match swap.filter(|&s| s != 0) {
+        None if limit == Some(-1) => Some(-1),
+        s => s,
+    };
+    let memsw_file = "memory.memsw.limit_in_bytes";
+    // Without swap accounting the memsw file is absent; a requested swap
+    // limit then fails on the write below with the file named.
+    let has_memsw = dir.join(memsw_file).exists();
+    let swap_first = match swap {
+        Some(-1) => true,
+        Some(s) => {
+            let current = fs::read_u64_opt(dir, memsw_file)?.unwrap_or(0);
+            u64::try_from(s).is_ok_and(|s| s > current)
+        }
+        None => false,
+    };
+    let write_swap = |s: i64| -> Result<(), CgroupError> {
+        if s == -1 && !has_memsw {
+            return Ok(());
+        }
+        fs::write(dir, memsw_file, &s.to_string())
+    };
+    if let (true, Some(s)) = (swap_first, swap) {
+        write_swap(s)?;
+    }
+    if let Some(l) = limit {
+        fs::write(dir, "memory.limit_in_bytes", &l.to_string())?;
+    }
+    if let (false, Some(s)) = (swap_first, swap) {
+        write_swap(s)?;
+    }
+    Ok(())
+}
+
+/// `type major:minor access` as devices.allow/deny take it; missing parts
+/// are wildcards (cgroup-v1/devices.rst).
+fn device_rule(rule: &LinuxDeviceCgroup) -> String {
+    let typ = rule.typ().unwrap_or(LinuxDeviceType::A);
+    let typ = typ.as_str();
+    let num = |n: Option<i64>| n.map_or_else(|| "*".to_string(), |n| n.to_string());
+    let access = rule
+        .access()
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("rwm");
+    format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
+}
+
+#[cfg(test)]
+mod tests {
+    use oci_spec::runtime::LinuxDeviceCgroupBuilder;
+
+    use super::*;
+
+    #[test]
+    fn device_rules() {
+        let all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .build()
+            .unwrap();
+        assert_eq!(device_rule(&all), "a *:* rwm");
+        let null = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(1)
+            .minor(3)
+            .access("rw")
+            .build()
+            .unwrap();
+        assert_eq!(device_rule(&null), "c 1:3 rw");
+    }
+}

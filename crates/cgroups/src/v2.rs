@@ -1,0 +1,254 @@
+//! cgroup v2: one directory in the unified hierarchy, with controllers
+//! delegated down from the mount root through `cgroup.subtree_control`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+
+use crate::error::CgroupError;
+use crate::fs;
+use crate::manager::{FreezerState, Stats};
+use crate::resources::{cpu_max, max_or, shares_to_weight, swap_v2};
+
+/// A container cgroup on a pure v2 host.
+#[derive(Debug, Clone)]
+pub struct V2 {
+    /// Where the unified hierarchy is mounted.
+    pub mount_point: PathBuf,
+    /// The container's cgroup directory.
+    pub dir: PathBuf,
+}
+
+/// Enables in `cgroup.subtree_control` of every cgroup from `mount_point`
+/// down to the parent of `dir` each controller that cgroup offers in
+/// `cgroup.controllers`, so that `dir` gets them all.
+///
+/// Each controller is written on its own and a refusal is tolerated, as
+/// runc does: a parent holding processes (the no-internal-process rule)
+/// or a threaded subtree refuses some, and a resource that then needs a
+/// missing controller fails in `apply` with
+/// [`CgroupError::ControllerUnavailable`].
+pub fn enable_controllers(mount_point: &Path, dir: &Path) -> Result<(), CgroupError> {
+    let Ok(rel) = dir.strip_prefix(mount_point) else {
+        return Ok(());
+    };
+    let mut cur = mount_point.to_path_buf();
+    for part in rel.components() {
+        let available = fs::read(&cur, "cgroup.controllers")?;
+        let enabled = fs::read(&cur, "cgroup.subtree_control")?;
+        for c in available.split_whitespace() {
+            if !enabled.split_whitespace().any(|e| e == c) {
+                let _ = fs::write(&cur, "cgroup.subtree_control", &format!("+{c}"));
+            }
+        }
+        cur.push(part);
+    }
+    Ok(())
+}
+
+impl V2 {
+    /// Fails unless `controller` is enabled for this cgroup.
+    fn need(&self, controller: &'static str) -> Result<(), CgroupError> {
+        let have = fs::read(&self.dir, "cgroup.controllers")?;
+        if have.split_whitespace().any(|c| c == controller) {
+            Ok(())
+        } else {
+            Err(CgroupError::ControllerUnavailable {
+                controller,
+                path: self.dir.clone(),
+            })
+        }
+    }
+
+    fn set(&self, controller: &'static str, file: &str, value: &str) -> Result<(), CgroupError> {
+        self.need(controller)?;
+        fs::write(&self.dir, file, value)
+    }
+
+    /// Creates the directory with controllers delegated from the root.
+    pub fn create(&self) -> Result<(), CgroupError> {
+        fs::mkdir_all(&self.dir)?;
+        enable_controllers(&self.mount_point, &self.dir)
+    }
+
+    /// Moves process `pid` into the cgroup.
+    pub fn add_task(&self, pid: i32) -> Result<(), CgroupError> {
+        fs::write(&self.dir, "cgroup.procs", &pid.to_string())
+    }
+
+    /// Writes `res` (already validated) to the control files.
+    pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(mem) = res.memory() {
+            // Unlike v1's memsw, memory.max and memory.swap.max are
+            // independent, so the order of the writes does not matter.
+            if let Some(l) = mem.limit().filter(|&l| l != 0) {
+                self.set("memory", "memory.max", &max_or(l))?;
+            }
+            if let Some(swap) = swap_v2(mem.limit(), mem.swap())? {
+                // Hosts without swap accounting have no memory.swap.max;
+                // "unlimited" then needs nothing.
+                if swap != -1 || self.dir.join("memory.swap.max").exists() {
+                    self.set("memory", "memory.swap.max", &max_or(swap))?;
+                }
+            }
+            if let Some(r) = mem.reservation().filter(|&r| r != 0) {
+                self.set("memory", "memory.low", &max_or(r))?;
+            }
+            if mem.disable_oom_killer() == Some(true) {
+                // v2 has no per-cgroup OOM killer switch; memory.oom.group
+                // is the opposite. Refuse rather than silently ignore.
+                return Err(CgroupError::ControllerUnavailable {
+                    controller: "memory.oom_control",
+                    path: self.dir.clone(),
+                });
+            }
+        }
+        if let Some(cpu) = res.cpu() {
+            if let Some(w) = cpu.shares().map(shares_to_weight).filter(|&w| w != 0) {
+                self.set("cpu", "cpu.weight", &w.to_string())?;
+            }
+            if let Some(line) = cpu_max(cpu.quota(), cpu.period()) {
+                self.set("cpu", "cpu.max", &line)?;
+            }
+            if let Some(i) = cpu.idle() {
+                self.set("cpu", "cpu.idle", &i.to_string())?;
+            }
+            if let Some(c) = cpu.cpus().as_deref().filter(|s| !s.is_empty()) {
+                self.set("cpuset", "cpuset.cpus", c)?;
+            }
+            if let Some(m) = cpu.mems().as_deref().filter(|s| !s.is_empty()) {
+                self.set("cpuset", "cpuset.mems", m)?;
+            }
+        }
+        if let Some(pids) = res.pids() {
+            let limit = if pids.limit() <= 0 { -1 } else { pids.limit() };
+            self.set("pids", "pids.max", &max_or(limit))?;
+        }
+        for h in res.hugepage_limits().iter().flatten() {
+            let file = format!("hugetlb.{}.max", h.page_size());
+            self.set("hugetlb", &file, &max_or(h.limit()))?;
+        }
+        if let Some(bio) = res.block_io() {
+            if let Some(w) = bio.weight().filter(|&w| w != 0) {
+                // blkio.weight is 10..1000, io.weight 1..10000 (runc's
+                // ConvertBlkIOToIOWeightValue).
+                let weight = 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
+                self.set("io", "io.weight", &weight.to_string())?;
+            }
+            let throttles = [
+                ("rbps", bio.throttle_read_bps_device()),
+                ("wbps", bio.throttle_write_bps_device()),
+                ("riops", bio.throttle_read_iops_device()),
+                ("wiops", bio.throttle_write_iops_device()),
+            ];
+            for (key, devs) in throttles {
+                for d in devs.iter().flatten() {
+                    let rate = if d.rate() == 0 {
+                        "max".to_string()
+                    } else {
+                        d.rate().to_string()
+                    };
+                    let line = format!("{}:{} {key}={rate}", d.major(), d.minor());
+                    self.set("io", "io.max", &line)?;
+                }
+            }
+        }
+        if let Some(unified) = res.unified() {
+            let mut keys: Vec<_> = unified.iter().collect();
+            keys.sort();
+            for (file, value) in keys {
+                fs::write(&self.dir, file, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Freezes the cgroup and waits for `frozen 1` in `cgroup.events`.
+    pub fn freeze(&self) -> Result<(), CgroupError> {
+        fs::write(&self.dir, "cgroup.freeze", "1")?;
+        self.wait_frozen(true)
+    }
+
+    /// Thaws the cgroup and waits for `frozen 0`.
+    pub fn thaw(&self) -> Result<(), CgroupError> {
+        fs::write(&self.dir, "cgroup.freeze", "0")?;
+        self.wait_frozen(false)
+    }
+
+    fn wait_frozen(&self, want: bool) -> Result<(), CgroupError> {
+        let timeout = Duration::from_secs(5);
+        let start = Instant::now();
+        let mut delay = Duration::from_micros(200);
+        loop {
+            let frozen = fs::keyed(&self.dir, "cgroup.events", "frozen")?;
+            if frozen == Some(u64::from(want)) {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(CgroupError::FreezeTimeout {
+                    path: self.dir.clone(),
+                    millis: timeout.as_millis(),
+                    state: format!("frozen {}", frozen.unwrap_or(0)),
+                });
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// The freezer state from `cgroup.freeze` and `cgroup.events`.
+    pub fn freezer_state(&self) -> Result<FreezerState, CgroupError> {
+        let wanted = fs::read_opt(&self.dir, "cgroup.freeze")?;
+        let frozen = fs::keyed(&self.dir, "cgroup.events", "frozen")?;
+        Ok(match (wanted.as_deref(), frozen) {
+            (_, Some(1)) => FreezerState::Frozen,
+            (Some("1"), _) => FreezerState::Freezing,
+            _ => FreezerState::Thawed,
+        })
+    }
+
+    /// Kills every process in the cgroup tree at once (`cgroup.kill`,
+    /// Linux 5.14); `false` if the kernel has no such file.
+    pub fn kill(&self) -> Result<bool, CgroupError> {
+        if !self.dir.join("cgroup.kill").exists() {
+            return Ok(false);
+        }
+        fs::write(&self.dir, "cgroup.kill", "1")?;
+        Ok(true)
+    }
+
+    /// Every process in the cgroup and its descendants.
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        fs::procs_recursive(&self.dir)
+    }
+
+    /// Whether the directory exists.
+    pub fn exists(&self) -> bool {
+        self.dir.exists()
+    }
+
+    /// Removes the directory and any cgroup below it.
+    pub fn remove(&self, timeout: Duration) -> Result<(), CgroupError> {
+        fs::rmdir_tree(&self.dir, timeout)
+    }
+
+    /// Usage figures of memory, pids and cpu (the latter always present:
+    /// `cpu.stat` is a core file on v2).
+    pub fn stats(&self) -> Result<Stats, CgroupError> {
+        let d = &self.dir;
+        let usec = |key| -> Result<Option<u64>, CgroupError> {
+            Ok(fs::keyed(d, "cpu.stat", key)?.map(|u| u * 1000))
+        };
+        Ok(Stats {
+            memory_usage: fs::read_u64_opt(d, "memory.current")?,
+            memory_max_usage: fs::read_u64_opt(d, "memory.peak")?,
+            memory_limit: fs::read_u64_opt(d, "memory.max")?,
+            pids_current: fs::read_u64_opt(d, "pids.current")?,
+            pids_limit: fs::read_u64_opt(d, "pids.max")?,
+            cpu_usage_ns: usec("usage_usec")?,
+            cpu_user_ns: usec("user_usec")?,
+            cpu_system_ns: usec("system_usec")?,
+        })
+    }
+}
