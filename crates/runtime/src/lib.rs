@@ -1,5 +1,7 @@
 //! berth's OCI runtime: turns a runtime spec (`config.json`) and a root
 //! filesystem into an isolated process, as runc and crun do.
+pub mod state;
+pub mod container;
 pub mod hooks;
 pub mod error;
 mod exec;

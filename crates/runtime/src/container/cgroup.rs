@@ -1,0 +1,53 @@
+//! The container's cgroup, rebuilt by every verb from what `create`
+//! recorded: a relative `cgroupsPath` is resolved against the cgroups the
+//! *creating* process was in, not those of a later `delete` or `ps`.
+
+use std::path::Path;
+
+use cgroups::{CgroupsPath, Layout, Manager};
+
+use super::ContainerError;
+use crate::state::Record;
+
+/// The caller's own cgroups, as `/proc/self/cgroup` shows them (recorded
+/// at create).
+pub fn own_cgroups_text() -> String {
+    std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
+}
+
+/// The cgroup manager for `cgroups_path` of container `id`, for a creator
+/// whose `/proc/self/cgroup` was `own`.
+pub fn manager_for(
+    id: &str,
+    cgroups_path: Option<&str>,
+    own: &str,
+) -> Result<Manager, ContainerError> {
+    let err = |source| ContainerError::Cgroup {
+        id: id.to_string(),
+        source,
+    };
+    let path = CgroupsPath::parse(cgroups_path, id).map_err(err)?;
+    let layout = Layout::detect().map_err(err)?;
+    let own = cgroups::parse_proc_cgroup(own, Path::new("/proc/self/cgroup")).map_err(err)?;
+    Ok(Manager::with_layout(&layout, &own, &path))
+}
+
+/// The manager of a created container.
+pub fn manager(rec: &Record) -> Result<Manager, ContainerError> {
+    let path = rec
+        .config
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.display().to_string());
+    manager_for(&rec.id, path.as_deref(), &rec.own_cgroups)
+}
+
+/// Whether the container's cgroup is frozen (`paused`); false when it
+/// cannot be told.
+pub fn is_frozen(rec: &Record) -> bool {
+    manager(rec)
+        .ok()
+        .and_then(|m| m.freezer_state().ok())
+        .is_some_and(|s| s == cgroups::FreezerState::Frozen)
+}

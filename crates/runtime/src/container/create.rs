@@ -1,0 +1,263 @@
+//! `create`: set up a container's init from a bundle and leave it waiting
+//! on the exec fifo (runtime spec "create"; runc's `exec.fifo` model).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use cgroups::Manager;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::{ContainerState, Hook, Spec};
+
+use super::bundle::{load_bundle, Bundle};
+use super::cgroup::{manager_for, own_cgroups_text};
+use super::ContainerError;
+use crate::hooks::run_hooks;
+use crate::spawn::{self, HookError as SpawnHookError};
+use crate::state::{proc_stat, ContainerDir, Record, Store};
+use crate::{InitHooks, InitOptions, Stdio};
+
+/// The options of `create` (and of `run`).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Container id.
+    pub id: String,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Where to write the init's pid.
+    pub pid_file: Option<PathBuf>,
+    /// Where to send the pty master with `process.terminal`.
+    pub console_socket: Option<PathBuf>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--systemd-cgroup` (recorded; cgroupfs is used).
+    pub systemd_cgroup: bool,
+}
+
+/// What `create` set up, for `run` to continue from.
+#[derive(Debug)]
+pub(crate) struct Created {
+    pub dir: ContainerDir,
+    pub record: Record,
+}
+
+/// Creates container `opts.id`: its init is set up and blocks on the exec
+/// fifo until `start`. On failure nothing is left: no state dir, no
+/// process, no cgroup.
+pub fn create(store: &Store, opts: &CreateOptions) -> Result<(), ContainerError> {
+    create_inner(store, opts, true).map(|_| ())
+}
+
+/// `create`, with or without the exec fifo (`run` execs at once).
+pub(crate) fn create_inner(
+    store: &Store,
+    opts: &CreateOptions,
+    wait_for_start: bool,
+) -> Result<Created, ContainerError> {
+    let bundle = load_bundle(&opts.bundle)?;
+    check_terminal(&bundle.spec, opts, wait_for_start)?;
+    let dir = store.create(&opts.id)?;
+    let mut guard = Cleanup {
+        dir: Some(dir),
+        pid: None,
+        cgroup: None,
+    };
+    let rec = setup(&mut guard, &bundle, opts, wait_for_start)?;
+    let dir = guard.dir.take().expect("dir is set until disarmed");
+    guard.pid = None;
+    guard.cgroup = None;
+    Ok(Created { dir, record: rec })
+}
+
+fn setup(
+    guard: &mut Cleanup,
+    bundle: &Bundle,
+    opts: &CreateOptions,
+    wait_for_start: bool,
+) -> Result<Record, ContainerError> {
+    let dir = guard.dir.as_ref().expect("dir is set");
+    let fifo = dir.exec_fifo();
+    if wait_for_start {
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+            .map_err(|e| ContainerError::sys(format!("create exec fifo {}", fifo.display()), e))?;
+    }
+    let own = own_cgroups_text();
+    let cgroups_path = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.display().to_string());
+    let cgroup = manager_for(&opts.id, cgroups_path.as_deref(), &own)?;
+    guard.cgroup = Some(cgroup.clone());
+    let mut rec = Record {
+        id: opts.id.clone(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        pid: 0,
+        pid_start_time: 0,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        owner: owner_name(),
+        own_cgroups: own,
+        systemd_cgroup: opts.systemd_cgroup,
+        config: bundle.spec.clone(),
+    };
+    let mut hooks = CreateHooks {
+        rec: &rec,
+        cgroup: &cgroup,
+    };
+    let init_opts = InitOptions {
+        id: &opts.id,
+        spec: &bundle.spec,
+        bundle: &bundle.dir,
+        overlay: None,
+        console_socket: opts.console_socket.as_deref(),
+        no_pivot: opts.no_pivot,
+        exec_fifo: wait_for_start.then_some(fifo.as_path()),
+        stdio: Stdio::default(),
+    };
+    let init = spawn::spawn_init(&init_opts, &mut hooks)?;
+    guard.pid = Some(init.pid);
+    rec.pid = init.pid.as_raw();
+    rec.pid_start_time = proc_stat(rec.pid)
+        .map(|s| s.start_time)
+        .ok_or(ContainerError::InitGone(opts.id.clone()))?;
+    dir.save(&rec)?;
+    if let Some(pf) = &opts.pid_file {
+        write_pid_file(pf, rec.pid)?;
+    }
+    Ok(rec)
+}
+
+/// runc's rules: a terminal needs a console socket when the runtime does
+/// not stay (create, run -d); a console socket needs a terminal.
+fn check_terminal(spec: &Spec, opts: &CreateOptions, detached: bool) -> Result<(), ContainerError> {
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && detached && opts.console_socket.is_none() {
+        return Err(ContainerError::Usage(
+            "cannot allocate tty if berth-runtime will detach without setting console socket"
+                .into(),
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(ContainerError::Usage(
+            "cannot use console socket if berth-runtime will not detach or allocate tty".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `pid` to `path` through a temp file and a rename, so a reader
+/// never sees a partial pid (containerd and conmon poll this file).
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let res = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&tmp)?;
+        f.write_all(pid.to_string().as_bytes())?;
+        fs::rename(&tmp, path)
+    })();
+    res.map_err(|e| ContainerError::sys(format!("write pid file {}", path.display()), e))
+}
+
+fn owner_name() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name)
+}
+
+/// Undoes a half-done create when dropped armed: kills the init, removes
+/// the cgroup and the state dir.
+struct Cleanup {
+    dir: Option<ContainerDir>,
+    pid: Option<Pid>,
+    cgroup: Option<Manager>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.kill_all(Signal::SIGKILL);
+            let _ = cg.remove();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// The runtime side of the init's setup: cgroup placement right after
+/// clone, and the hooks that run before the root switch and before exec.
+struct CreateHooks<'a> {
+    rec: &'a Record,
+    cgroup: &'a Manager,
+}
+
+impl CreateHooks<'_> {
+    fn hooks(&self, pick: impl Fn(&oci_spec::runtime::Hooks) -> Option<&Vec<Hook>>) -> Vec<Hook> {
+        self.rec
+            .config
+            .hooks()
+            .as_ref()
+            .and_then(pick)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl InitHooks for CreateHooks<'_> {
+    fn after_clone(&mut self, pid: Pid) -> Result<(), SpawnHookError> {
+        self.cgroup.create()?;
+        self.cgroup.add_task(pid.as_raw())?;
+        if let Some(res) = self
+            .rec
+            .config
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+        {
+            self.cgroup.apply(res)?;
+        }
+        Ok(())
+    }
+
+    fn before_pivot(&mut self, pid: Pid) -> Result<(), SpawnHookError> {
+        let mut rec = self.rec.clone();
+        rec.pid = pid.as_raw();
+        let state = rec.oci_state(ContainerState::Creating);
+        #[allow(deprecated)] // `prestart` is deprecated in the spec but still run, as runc does.
+        let prestart = self.hooks(|h| h.prestart().as_ref());
+        run_hooks(&prestart, &state)?;
+        run_hooks(&self.hooks(|h| h.create_runtime().as_ref()), &state)?;
+        run_hooks(&self.hooks(|h| h.create_container().as_ref()), &state)?;
+        Ok(())
+    }
+
+    fn before_exec_in_child(&mut self) -> Result<(), SpawnHookError> {
+        // Child side: the pid recorded by the parent is not in this copy.
+        let state = self.rec.oci_state(ContainerState::Created);
+        run_hooks(&self.hooks(|h| h.start_container().as_ref()), &state)?;
+        Ok(())
+    }
+}
