@@ -66,7 +66,7 @@ pub struct Manager {
 
 impl Manager {
     /// The cgroup for spec `cgroupsPath` of container `id`, on the layout
-    /// of the calling process's mount namespace; relative paths are under
+    /// of the calling thread's mount namespace; relative paths are under
     /// the caller's own cgroups.
     pub fn new(cgroups_path: Option<&str>, id: &str) -> Result<Self, CgroupError> {
         let path = CgroupsPath::parse(cgroups_path, id)?;

@@ -1,5 +1,5 @@
 //! Detection of the host's cgroup layout (v1, v2 or hybrid) from
-//! `/proc/self/mountinfo`, and of a process's own cgroups from
+//! `/proc/thread-self/mountinfo`, and of a process's own cgroups from
 //! `/proc/<pid>/cgroup`. Paths are read, never guessed.
 
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ pub struct CgroupMount {
 
 impl CgroupMount {
     /// The directory of cgroup `cgroup` (an absolute path inside the
-    /// hierarchy, as `/proc/self/cgroup` shows it) under this mount.
+    /// hierarchy, as `/proc/thread-self/cgroup` shows it) under this mount.
     pub fn dir_for(&self, cgroup: &Path) -> PathBuf {
         let inner = cgroup.strip_prefix(&self.root).unwrap_or(cgroup);
         let inner = inner.strip_prefix("/").unwrap_or(inner);
@@ -85,9 +85,11 @@ pub enum LayoutKind {
 }
 
 impl Layout {
-    /// Detects the layout of the calling process's mount namespace.
+    /// Detects the layout of the calling thread's mount namespace
+    /// (`thread-self`, not `self`: a runtime may have unshared its mount
+    /// namespace in one thread only).
     pub fn detect() -> Result<Self, CgroupError> {
-        let path = Path::new("/proc/self/mountinfo");
+        let path = Path::new("/proc/thread-self/mountinfo");
         let text = std::fs::read_to_string(path).map_err(|source| CgroupError::ReadMountinfo {
             path: path.into(),
             source,
@@ -243,9 +245,9 @@ pub fn parse_proc_cgroup(text: &str, path: &Path) -> Result<Vec<OwnCgroup>, Cgro
         .collect()
 }
 
-/// Reads the calling process's own cgroups.
+/// Reads the calling thread's own cgroups.
 pub fn own_cgroups() -> Result<Vec<OwnCgroup>, CgroupError> {
-    let path = Path::new("/proc/self/cgroup");
+    let path = Path::new("/proc/thread-self/cgroup");
     let text = std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
         path: path.into(),
         source,

@@ -1,0 +1,123 @@
+//! Shared helpers of the privileged cgroup tests: unique names, a child
+//! process that shows whether it runs, and a guard that kills and removes
+//! everything a test made, even when it panics.
+
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use cgroups::Manager;
+use nix::sys::signal::Signal;
+
+/// A cgroup name no other test (or test run) uses.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "berth-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A cgroup and the processes a test put in it; dropping it thaws, kills,
+/// reaps and removes them.
+pub struct Fixture {
+    pub mgr: Manager,
+    pub children: Vec<Child>,
+    pub tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new(mgr: Manager) -> Self {
+        Fixture {
+            mgr,
+            children: Vec::new(),
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// Starts a shell busy loop, whose cpu time shows whether it runs.
+    pub fn spawn_busy(&mut self) -> i32 {
+        let child = Command::new("/bin/sh")
+            .args(["-c", "while :; do :; done"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id() as i32;
+        self.children.push(child);
+        pid
+    }
+
+    /// Starts `sleep 1000`.
+    pub fn spawn_sleep(&mut self) -> i32 {
+        let child = Command::new("sleep")
+            .arg("1000")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        self.children.push(child);
+        pid
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // A frozen process never dies, so thaw first.
+        let _ = self.mgr.thaw();
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = self.mgr.kill_all(Signal::SIGKILL);
+        let _ = self.mgr.remove();
+    }
+}
+
+/// utime + stime of `pid` in clock ticks (proc(5) /proc/pid/stat
+/// fields 14 and 15).
+pub fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let rest = stat.rsplit_once(") ").expect("stat format").1;
+    // rest starts at field 3 (state), so utime is its 12th entry.
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// Whether `pid` uses cpu within a short while.
+pub fn runs(pid: i32) -> bool {
+    let a = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(200));
+    cpu_ticks(pid) != a
+}
+
+/// The state letter of /proc/<pid>/stat (R, S, D, T, Z...).
+pub fn proc_state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next())
+        .unwrap_or('?')
+}
+
+/// Waits until `child` has exited and returns the signal that killed it.
+pub fn wait_signal(child: &mut Child) -> Option<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status.signal();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "child did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The hierarchies of `/proc/<pid>/cgroup`, one line each.
+pub fn proc_cgroup(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup")
+}

@@ -1,0 +1,284 @@
+//! Privileged tests on the host's own cgroup layout (hybrid on the CI
+//! machine: v1 controllers, a named systemd hierarchy and an empty
+//! cgroup2 mount). Each test makes its own uniquely named cgroup.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use cgroups::{CgroupError, FreezerState, LayoutKind, Manager};
+use common::{cpu_ticks, proc_cgroup, proc_state, runs, unique, wait_signal, Fixture};
+use nix::sys::signal::Signal;
+use oci_spec::runtime::{
+    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+};
+
+const MIB: i64 = 1 << 20;
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.join(file).display()))
+        .trim()
+        .to_string()
+}
+
+/// The container's directory in the hierarchy whose mount point ends in
+/// `ctrl` (v1), or the single v2 directory.
+fn dir_of(mgr: &Manager, ctrl: &str) -> PathBuf {
+    let dirs = mgr.dirs();
+    if mgr.kind() == LayoutKind::V2 {
+        return dirs[0].clone();
+    }
+    dirs.into_iter()
+        .find(|d| {
+            d.strip_prefix("/sys/fs/cgroup")
+                .ok()
+                .and_then(|r| r.components().next())
+                .is_some_and(|c| {
+                    c.as_os_str()
+                        .to_string_lossy()
+                        .split(',')
+                        .any(|x| x == ctrl)
+                })
+        })
+        .unwrap_or_else(|| panic!("no {ctrl} hierarchy"))
+}
+
+fn limits() -> LinuxResources {
+    LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64 * MIB)
+                .swap(128 * MIB)
+                .reservation(32 * MIB)
+                .build()
+                .unwrap(),
+        )
+        .pids(LinuxPidsBuilder::default().limit(20).build().unwrap())
+        .cpu(
+            LinuxCpuBuilder::default()
+                .shares(512u64)
+                .quota(50_000)
+                .period(100_000u64)
+                .cpus("0")
+                .mems("0")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn limits_freeze_kill_and_remove() {
+    let name = unique("host");
+    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let mut fx = Fixture::new(mgr.clone());
+    mgr.create().unwrap();
+    assert!(mgr.exists());
+    for d in mgr.dirs() {
+        assert!(d.is_dir(), "{} not created", d.display());
+    }
+
+    let pid = fx.spawn_busy();
+    mgr.add_task(pid).unwrap();
+    // Every hierarchy, named systemd and hybrid's cgroup2 included.
+    let cg = proc_cgroup(pid);
+    for line in cg.lines() {
+        assert!(line.ends_with(&format!("/{name}")), "{line} in\n{cg}");
+    }
+
+    mgr.apply(&limits()).unwrap();
+    if mgr.kind() == LayoutKind::V2 {
+        let d = &mgr.dirs()[0];
+        assert_eq!(read(d, "memory.max"), (64 * MIB).to_string());
+        assert_eq!(read(d, "memory.swap.max"), (64 * MIB).to_string());
+        assert_eq!(read(d, "memory.low"), (32 * MIB).to_string());
+        assert_eq!(read(d, "pids.max"), "20");
+        assert_eq!(read(d, "cpu.max"), "50000 100000");
+        assert_eq!(read(d, "cpu.weight"), "59");
+        assert_eq!(read(d, "cpuset.cpus"), "0");
+    } else {
+        let mem = dir_of(&mgr, "memory");
+        assert_eq!(read(&mem, "memory.limit_in_bytes"), (64 * MIB).to_string());
+        assert_eq!(
+            read(&mem, "memory.memsw.limit_in_bytes"),
+            (128 * MIB).to_string()
+        );
+        assert_eq!(
+            read(&mem, "memory.soft_limit_in_bytes"),
+            (32 * MIB).to_string()
+        );
+        assert_eq!(read(&dir_of(&mgr, "pids"), "pids.max"), "20");
+        let cpu = dir_of(&mgr, "cpu");
+        assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
+        assert_eq!(read(&cpu, "cpu.shares"), "512");
+        assert_eq!(read(&dir_of(&mgr, "cpuset"), "cpuset.cpus"), "0");
+    }
+
+    assert_eq!(mgr.pids().unwrap(), vec![pid]);
+    assert!(runs(pid), "process does not run before freeze");
+    let stats = mgr.stats().unwrap();
+    assert_eq!(stats.memory_limit, Some(64 * MIB as u64));
+    assert_eq!(stats.pids_limit, Some(20));
+    assert!(stats.pids_current >= Some(1), "{stats:?}");
+    // v1 does not move charges on migration: usage may be 0 here.
+    assert!(stats.memory_usage.is_some(), "{stats:?}");
+    assert!(stats.cpu_usage_ns > Some(0), "{stats:?}");
+
+    mgr.freeze().unwrap();
+    assert_eq!(mgr.freezer_state().unwrap(), FreezerState::Frozen);
+    let frozen_at = cpu_ticks(pid);
+    assert!(!runs(pid), "process runs while frozen");
+    assert_eq!(cpu_ticks(pid), frozen_at);
+    let state = proc_state(pid);
+    assert!("DST".contains(state), "frozen process in state {state}");
+    mgr.thaw().unwrap();
+    assert_eq!(mgr.freezer_state().unwrap(), FreezerState::Thawed);
+    assert!(runs(pid), "process does not resume after thaw");
+
+    mgr.kill_all(Signal::SIGKILL).unwrap();
+    assert_eq!(wait_signal(&mut fx.children[0]), Some(libc::SIGKILL));
+    assert_eq!(mgr.pids().unwrap(), Vec::<i32>::new());
+
+    mgr.remove().unwrap();
+    assert!(!mgr.exists());
+    for d in mgr.dirs() {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    // Removing again is fine: delete after a crash must not fail.
+    mgr.remove().unwrap();
+}
+
+#[test]
+fn kill_all_reaches_nested_cgroups_and_remove_goes_leaf_first() {
+    let name = unique("nested");
+    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let sub = Manager::new(Some(&format!("/{name}/sub")), "unused").unwrap();
+    let mut fx = Fixture::new(mgr.clone());
+    let _sub_fx = Fixture::new(sub.clone());
+    mgr.create().unwrap();
+    sub.create().unwrap();
+    let top_pid = fx.spawn_sleep();
+    let sub_pid = fx.spawn_sleep();
+    mgr.add_task(top_pid).unwrap();
+    sub.add_task(sub_pid).unwrap();
+
+    let mut expected = vec![top_pid, sub_pid];
+    expected.sort_unstable();
+    assert_eq!(mgr.pids().unwrap(), expected);
+    assert_eq!(sub.pids().unwrap(), vec![sub_pid]);
+
+    // SIGTERM takes the freeze/signal/thaw path on every layout.
+    mgr.kill_all(Signal::SIGTERM).unwrap();
+    assert_eq!(wait_signal(&mut fx.children[0]), Some(libc::SIGTERM));
+    assert_eq!(wait_signal(&mut fx.children[1]), Some(libc::SIGTERM));
+    assert_eq!(mgr.freezer_state().unwrap(), FreezerState::Thawed);
+
+    mgr.remove().unwrap();
+    assert!(!sub.exists() && !mgr.exists());
+}
+
+#[test]
+fn bad_values_fail_before_writing_and_kernel_refusals_name_the_file() {
+    let name = unique("bad");
+    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let _fx = Fixture::new(mgr.clone());
+    mgr.create().unwrap();
+
+    // Quota below 1 ms together with a valid memory limit: the memory
+    // limit must not be written either.
+    let res = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64 * MIB)
+                .build()
+                .unwrap(),
+        )
+        .cpu(LinuxCpuBuilder::default().quota(500).build().unwrap())
+        .build()
+        .unwrap();
+    let err = mgr.apply(&res).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid resource cpu.quota = 500: must be -1 or at least 1000 µs (1 ms)"
+    );
+    let stats = mgr.stats().unwrap();
+    assert_eq!(
+        stats.memory_limit, None,
+        "memory limit written despite bad quota"
+    );
+
+    let bad_cpuset = LinuxResourcesBuilder::default()
+        .cpu(LinuxCpuBuilder::default().cpus("0-").build().unwrap())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        mgr.apply(&bad_cpuset),
+        Err(CgroupError::InvalidResource {
+            field: "cpu.cpus",
+            ..
+        })
+    ));
+
+    // Well-formed but refused by the kernel: no such CPU.
+    let no_cpu = LinuxResourcesBuilder::default()
+        .cpu(LinuxCpuBuilder::default().cpus("1000").build().unwrap())
+        .build()
+        .unwrap();
+    let err = mgr.apply(&no_cpu).unwrap_err().to_string();
+    assert!(
+        err.starts_with("failed to write \"1000\" to /sys/fs/cgroup/")
+            && err.contains(&format!("{name}/cpuset.cpus: ")),
+        "{err}"
+    );
+
+    // Unlimited values read back as the kernel's maximum.
+    let unlimited = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(-1)
+                .swap(-1)
+                .build()
+                .unwrap(),
+        )
+        .pids(LinuxPidsBuilder::default().limit(-1).build().unwrap())
+        .build()
+        .unwrap();
+    mgr.apply(&unlimited).unwrap();
+    let stats = mgr.stats().unwrap();
+    assert_eq!(
+        (stats.memory_limit, stats.pids_limit),
+        (None, None),
+        "{stats:?}"
+    );
+    assert_eq!(read(&dir_of(&mgr, "pids"), "pids.max"), "max");
+}
+
+#[test]
+fn relative_path_lands_under_own_cgroup_in_each_hierarchy() {
+    let name = unique("rel");
+    let mgr = Manager::new(Some(&name), "unused").unwrap();
+    let mut fx = Fixture::new(mgr.clone());
+    mgr.create().unwrap();
+    let pid = fx.spawn_sleep();
+    mgr.add_task(pid).unwrap();
+    let own = std::fs::read_to_string("/proc/thread-self/cgroup").unwrap();
+    let theirs = proc_cgroup(pid);
+    for (mine, line) in own.lines().zip(theirs.lines()) {
+        let base = mine.rsplit_once(':').unwrap().1.trim_end_matches('/');
+        let (head, path) = line.rsplit_once(':').unwrap();
+        assert!(mine.starts_with(head), "{mine} vs {line}");
+        if mgr.kind() == LayoutKind::V2 {
+            let parent = Path::new(base).parent().unwrap_or(Path::new("/"));
+            assert_eq!(Path::new(path), parent.join(&name));
+        } else {
+            assert_eq!(path, format!("{base}/{name}"), "{line}");
+        }
+    }
+    fx.children[0].kill().unwrap();
+    fx.children[0].wait().unwrap();
+    mgr.remove().unwrap();
+    assert!(!mgr.exists());
+}
