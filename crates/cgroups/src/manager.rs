@@ -212,6 +212,7 @@ impl Manager {
     /// whole tree atomically. Otherwise the cgroup is frozen while the
     /// pids are listed and signalled, so nothing forks past the list, and
     /// thawed afterwards (a frozen process acts on the signal when thawed).
+    /// A cgroup that was already frozen stays frozen, except after SIGKILL.
     pub fn kill_all(&self, signal: Signal) -> Result<(), CgroupError> {
         if let (Backend::V2(v), Signal::SIGKILL) = (&self.backend, signal) {
             if v.kill()? {
@@ -227,7 +228,9 @@ impl Manager {
             self.freeze()?;
         }
         let sent = self.signal_each(signal);
-        if can_freeze && !was_frozen {
+        // A frozen process dies of SIGKILL only once thawed, so a paused
+        // container is thawed for it; other signals wait for `thaw`.
+        if can_freeze && (!was_frozen || signal == Signal::SIGKILL) {
             self.thaw()?;
         }
         sent

@@ -88,6 +88,14 @@ impl V1 {
 
     /// Writes `res` (already validated) to the control files.
     pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        if res.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+            // runc refuses these on v1 too (ErrV1NoUnified).
+            return Err(CgroupError::InvalidResource {
+                field: "unified",
+                value: format!("{:?}", res.unified()),
+                reason: "cgroup v2 files cannot be set on a cgroup v1 host".into(),
+            });
+        }
         if let Some(mem) = res.memory() {
             let dir = self.need("memory")?;
             set_memory_and_swap(dir, mem.limit(), mem.swap())?;

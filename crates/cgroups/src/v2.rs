@@ -252,3 +252,134 @@ impl V2 {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use oci_spec::runtime::{
+        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxHugepageLimitBuilder, LinuxMemoryBuilder,
+        LinuxPidsBuilder, LinuxResourcesBuilder, LinuxThrottleDeviceBuilder,
+    };
+
+    use super::*;
+
+    const FILES: &[&str] = &[
+        "memory.max",
+        "memory.swap.max",
+        "memory.low",
+        "cpu.weight",
+        "cpu.max",
+        "cpuset.cpus",
+        "cpuset.mems",
+        "pids.max",
+        "hugetlb.2MB.max",
+        "io.weight",
+        "io.max",
+    ];
+
+    /// A cgroup directory made of plain files: a write to a file the code
+    /// should not touch fails, as the file does not exist.
+    fn fake(controllers: &str) -> (tempfile::TempDir, V2) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.controllers"), controllers).unwrap();
+        for f in FILES {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let v2 = V2 {
+            mount_point: tmp.path().into(),
+            dir,
+        };
+        (tmp, v2)
+    }
+
+    fn get(v2: &V2, file: &str) -> String {
+        std::fs::read_to_string(v2.dir.join(file)).unwrap()
+    }
+
+    #[test]
+    fn writes_docker_semantics_to_v2_files() {
+        let (_tmp, v2) = fake("cpuset cpu io memory hugetlb pids");
+        let res = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(64 << 20)
+                    .swap(96 << 20)
+                    .reservation(32 << 20)
+                    .build()
+                    .unwrap(),
+            )
+            .cpu(
+                LinuxCpuBuilder::default()
+                    .shares(1024u64)
+                    .quota(-1)
+                    .period(50_000u64)
+                    .cpus("0-1")
+                    .mems("0")
+                    .build()
+                    .unwrap(),
+            )
+            .pids(LinuxPidsBuilder::default().limit(0).build().unwrap())
+            .hugepage_limits(vec![LinuxHugepageLimitBuilder::default()
+                .page_size("2MB")
+                .limit(-1)
+                .build()
+                .unwrap()])
+            .block_io(
+                LinuxBlockIoBuilder::default()
+                    .weight(500u16)
+                    .throttle_read_bps_device(vec![LinuxThrottleDeviceBuilder::default()
+                        .major(8)
+                        .minor(0)
+                        .rate(1_000_000u64)
+                        .build()
+                        .unwrap()])
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        v2.apply(&res).unwrap();
+        assert_eq!(get(&v2, "memory.max"), (64 << 20).to_string());
+        assert_eq!(get(&v2, "memory.swap.max"), (32 << 20).to_string());
+        assert_eq!(get(&v2, "memory.low"), (32 << 20).to_string());
+        assert_eq!(get(&v2, "cpu.weight"), "100");
+        assert_eq!(get(&v2, "cpu.max"), "max 50000");
+        assert_eq!(get(&v2, "cpuset.cpus"), "0-1");
+        assert_eq!(get(&v2, "cpuset.mems"), "0");
+        assert_eq!(get(&v2, "pids.max"), "max");
+        assert_eq!(get(&v2, "hugetlb.2MB.max"), "max");
+        assert_eq!(get(&v2, "io.weight"), "4950");
+        assert_eq!(get(&v2, "io.max"), "8:0 rbps=1000000");
+    }
+
+    #[test]
+    fn unlimited_memory_means_unlimited_swap() {
+        let (_tmp, v2) = fake("memory");
+        let res = LinuxResourcesBuilder::default()
+            .memory(LinuxMemoryBuilder::default().limit(-1).build().unwrap())
+            .build()
+            .unwrap();
+        v2.apply(&res).unwrap();
+        assert_eq!(get(&v2, "memory.max"), "max");
+        assert_eq!(get(&v2, "memory.swap.max"), "max");
+    }
+
+    #[test]
+    fn missing_controller_is_named_and_nothing_else_is_written() {
+        let (_tmp, v2) = fake("memory");
+        let res = LinuxResourcesBuilder::default()
+            .pids(LinuxPidsBuilder::default().limit(5).build().unwrap())
+            .build()
+            .unwrap();
+        let err = v2.apply(&res).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cgroup controller pids is not available for {}",
+                v2.dir.display()
+            )
+        );
+        assert_eq!(get(&v2, "pids.max"), "");
+    }
+}

@@ -117,6 +117,41 @@ fn limits_freeze_kill_and_remove() {
         assert_eq!(read(&dir_of(&mgr, "cpuset"), "cpuset.cpus"), "0");
     }
 
+    // v1 refuses memory > memsw at every moment, so raising and lowering
+    // both need the right order of writes.
+    if mgr.kind() != LayoutKind::V2 {
+        let mem = dir_of(&mgr, "memory");
+        for (limit, swap) in [(256 * MIB, 512 * MIB), (32 * MIB, 48 * MIB), (-1, -1)] {
+            let res = LinuxResourcesBuilder::default()
+                .memory(
+                    LinuxMemoryBuilder::default()
+                        .limit(limit)
+                        .swap(swap)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            mgr.apply(&res)
+                .unwrap_or_else(|e| panic!("{limit}/{swap}: {e}"));
+            let unlimited = |v: String| {
+                if limit == -1 {
+                    v.len() > 15
+                } else {
+                    v == limit.to_string()
+                }
+            };
+            assert!(unlimited(read(&mem, "memory.limit_in_bytes")));
+            let memsw = read(&mem, "memory.memsw.limit_in_bytes");
+            assert!(if swap == -1 {
+                memsw.len() > 15
+            } else {
+                memsw == swap.to_string()
+            });
+        }
+        mgr.apply(&limits()).unwrap();
+    }
+
     assert_eq!(mgr.pids().unwrap(), vec![pid]);
     assert!(runs(pid), "process does not run before freeze");
     let stats = mgr.stats().unwrap();
