@@ -108,6 +108,24 @@ pub enum CgroupError {
         /// The last state read.
         state: String,
     },
+    /// The kernel refused the device filter program.
+    #[error("failed to load the device filter for cgroup {path}: {}{}", Cause(.source), if .verifier.is_empty() { String::new() } else { format!(" (verifier: {})", .verifier) })]
+    BpfLoad {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The verifier log, if any.
+        verifier: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The device filter could not be attached to the cgroup.
+    #[error("failed to attach the device filter to cgroup {path}: {}", Cause(.source))]
+    BpfAttach {
+        /// The cgroup directory.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
     /// Sending a signal to a process of the cgroup failed.
     #[error("failed to send signal {signal} to pid {pid}: {source}")]
     Signal {

@@ -6,6 +6,7 @@
 //! before it runs user code, [`Manager::apply`] for `linux.resources`, and
 //! [`Manager::remove`] on delete.
 
+mod bpf;
 mod error;
 mod fs;
 mod manager;

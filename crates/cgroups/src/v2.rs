@@ -154,6 +154,9 @@ impl V2 {
                 }
             }
         }
+        if let Some(devices) = res.devices().as_ref().filter(|d| !d.is_empty()) {
+            crate::bpf::attach_device_filter(&self.dir, devices)?;
+        }
         if let Some(unified) = res.unified() {
             let mut keys: Vec<_> = unified.iter().collect();
             keys.sort();

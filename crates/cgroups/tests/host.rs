@@ -7,7 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use cgroups::{CgroupError, FreezerState, LayoutKind, Manager};
-use common::{cpu_ticks, proc_cgroup, proc_state, runs, unique, wait_signal, Fixture};
+use common::{
+    cpu_ticks, device_rules, proc_cgroup, proc_state, runs, unique, wait_signal, Fixture,
+    DEVICE_EXPECTED, DEVICE_SCRIPT,
+};
 use nix::sys::signal::Signal;
 use oci_spec::runtime::{
     LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
@@ -316,4 +319,27 @@ fn relative_path_lands_under_own_cgroup_in_each_hierarchy() {
     fx.children[0].wait().unwrap();
     mgr.remove().unwrap();
     assert!(!mgr.exists());
+}
+
+#[test]
+fn device_rules_are_enforced() {
+    let name = unique("dev");
+    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let mut fx = Fixture::new(mgr.clone());
+    mgr.create().unwrap();
+    // Outside the cgroup every access works: the script itself is sound.
+    fx.spawn_gated(DEVICE_SCRIPT);
+    assert_eq!(
+        fx.release(0),
+        "zero-read-ok\nzero-write-ok\nnull-ok\nurandom-ok\n"
+    );
+    let pid = fx.spawn_gated(DEVICE_SCRIPT);
+    mgr.add_task(pid).unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .devices(device_rules())
+        .build()
+        .unwrap();
+    mgr.apply(&res).unwrap();
+    assert_eq!(fx.release(1), DEVICE_EXPECTED);
+    mgr.remove().unwrap();
 }

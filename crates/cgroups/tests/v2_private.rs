@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cgroups::{CgroupError, FreezerState, Layout, LayoutKind, Manager};
-use common::{cpu_ticks, proc_cgroup, proc_state, runs, unique, wait_signal, Fixture};
+use common::{
+    cpu_ticks, device_rules, proc_cgroup, proc_state, runs, unique, wait_signal, Fixture,
+    DEVICE_EXPECTED, DEVICE_SCRIPT,
+};
 use nix::mount::{mount, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
@@ -232,6 +235,16 @@ fn in_private_view(name: &str) {
     mgr.add_task(pid).unwrap();
     mgr.kill_all(Signal::SIGKILL).unwrap();
     assert_eq!(wait_signal(&mut fx.children[2]), Some(libc::SIGKILL));
+
+    // Device rules become an eBPF program attached to the cgroup.
+    let pid = fx.spawn_gated(DEVICE_SCRIPT);
+    mgr.add_task(pid).unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .devices(device_rules())
+        .build()
+        .unwrap();
+    mgr.apply(&res).unwrap();
+    assert_eq!(fx.release(3), DEVICE_EXPECTED);
 
     mgr.remove().unwrap();
     assert!(!mgr.exists() && !sub.exists());

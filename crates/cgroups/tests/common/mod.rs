@@ -50,6 +50,38 @@ impl Fixture {
         pid
     }
 
+    /// Starts `sh -c script` held at a `read` of stdin, so a test can put it
+    /// in a cgroup before it does anything; see [`Fixture::release`].
+    pub fn spawn_gated(&mut self, script: &str) -> i32 {
+        let child = Command::new("/bin/sh")
+            .args(["-c", &format!("read _gate; {script}")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let pid = child.id() as i32;
+        self.children.push(child);
+        pid
+    }
+
+    /// Lets gated child `i` run and returns what it printed.
+    pub fn release(&mut self, i: usize) -> String {
+        use std::io::{Read, Write};
+        let child = &mut self.children[i];
+        let mut stdin = child.stdin.take().expect("gated child");
+        stdin.write_all(b"go\n").expect("release child");
+        drop(stdin);
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .expect("gated child")
+            .read_to_string(&mut out)
+            .expect("read child output");
+        child.wait().expect("wait child");
+        out
+    }
+
     /// Starts `sleep 1000`.
     pub fn spawn_sleep(&mut self) -> i32 {
         let child = Command::new("sleep")
@@ -121,3 +153,34 @@ pub fn wait_signal(child: &mut Child) -> Option<i32> {
 pub fn proc_cgroup(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read /proc/pid/cgroup")
 }
+
+/// Device rules as Docker sends them, trimmed: deny all, then allow
+/// /dev/null fully and /dev/zero except writing.
+pub fn device_rules() -> Vec<oci_spec::runtime::LinuxDeviceCgroup> {
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
+    let rule = |allow: bool, typ: Option<(i64, i64)>, access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .access(access);
+        if let Some((major, minor)) = typ {
+            b = b.typ(LinuxDeviceType::C).major(major).minor(minor);
+        }
+        b.build().unwrap()
+    };
+    vec![
+        rule(false, None, "rwm"),
+        rule(true, Some((1, 3)), "rwm"),
+        rule(true, Some((1, 5)), "rwm"),
+        rule(false, Some((1, 5)), "w"),
+    ]
+}
+
+/// Tries each device access [`device_rules`] decides; prints one word each.
+pub const DEVICE_SCRIPT: &str = "\
+    if head -c1 /dev/zero >/dev/null 2>&1; then echo zero-read-ok; else echo zero-read-denied; fi; \
+    if (echo x >/dev/zero) 2>/dev/null; then echo zero-write-ok; else echo zero-write-denied; fi; \
+    if (echo x >/dev/null) 2>/dev/null; then echo null-ok; else echo null-denied; fi; \
+    if head -c1 /dev/urandom >/dev/null 2>&1; then echo urandom-ok; else echo urandom-denied; fi";
+
+/// What [`DEVICE_SCRIPT`] prints under [`device_rules`].
+pub const DEVICE_EXPECTED: &str = "zero-read-ok\nzero-write-denied\nnull-ok\nurandom-denied\n";
