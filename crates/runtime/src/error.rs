@@ -82,3 +82,31 @@ impl SpawnError {
         }
     }
 }
+
+/// An error inside the container child, sent to the parent as one line.
+#[derive(Debug, Clone)]
+pub(crate) struct ChildError {
+    pub(crate) kind: ChildErrorKind,
+    pub(crate) message: String,
+}
+
+impl ChildError {
+    /// A setup failure (`kind` Other): `op` names the object, `err` the cause.
+    pub(crate) fn other(op: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+        ChildError {
+            kind: ChildErrorKind::Other,
+            message: format!("{op}: {err}"),
+        }
+    }
+}
+
+/// Shorthand: map any error into a [`ChildError`] naming the step.
+pub(crate) trait Context<T> {
+    fn ctx(self, op: impl FnOnce() -> String) -> Result<T, ChildError>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
+    fn ctx(self, op: impl FnOnce() -> String) -> Result<T, ChildError> {
+        self.map_err(|e| ChildError::other(op(), e))
+    }
+}

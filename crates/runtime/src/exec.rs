@@ -1,13 +1,139 @@
-//! `spawn_exec`: run an extra process inside a running container.
+//! `spawn_exec`: run an extra process inside a running container. An
+//! intermediate child joins the init's namespaces (user first), then a
+//! second clone with `CLONE_PARENT` creates the process inside the pid
+//! namespace (setns on a pid namespace only applies to children) as a
+//! child of the caller, which places it in the cgroup and releases it.
 
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+
+use nix::sched::{setns, CloneFlags};
+use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use crate::error::SpawnError;
+use crate::channel::{self, Msg};
+use crate::child::{apply_stdio, exit_with, reset_signals};
+use crate::error::{ChildError, Context, SpawnError};
+use crate::init::{recv, send, unexpected, ChildGuard};
+use crate::process::{self, ExecPlan};
 use crate::spawn::ExecOptions;
+use crate::sys::clone_fork;
+
+/// The namespaces joined, in order: user first (it owns the others), mnt
+/// last among those that change paths we still need.
+const NAMESPACES: [(&str, CloneFlags); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// Opens the init's namespaces that differ from ours (joining our own
+/// user namespace is EINVAL).
+fn open_namespaces(pid: Pid) -> io::Result<Vec<(File, CloneFlags)>> {
+    let mut out = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let ino = fs::metadata(&theirs)?.ino();
+        if fs::metadata(format!("/proc/self/ns/{name}"))
+            .map(|m| m.ino())
+            .ok()
+            == Some(ino)
+        {
+            continue;
+        }
+        out.push((File::open(&theirs)?, flag));
+    }
+    Ok(out)
+}
 
 pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
-    Err(SpawnError::InvalidSpec {
-        id: opts.id.into(),
-        reason: "not implemented yet".into(),
-    })
+    let id = opts.id;
+    let sys = |op: String| {
+        move |source: io::Error| SpawnError::Sys {
+            id: id.into(),
+            op,
+            source,
+        }
+    };
+    if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(SpawnError::InvalidSpec {
+            id: id.into(),
+            reason: "process.args is empty".into(),
+        });
+    }
+    let namespaces = open_namespaces(opts.init_pid).map_err(sys(format!(
+        "open namespaces of init process {}",
+        opts.init_pid
+    )))?;
+    let console = match opts
+        .console_socket
+        .filter(|_| opts.process.terminal().unwrap_or(false))
+    {
+        Some(p) => Some(
+            crate::tty::connect(p)
+                .map_err(sys(format!("connect console socket {}", p.display())))?,
+        ),
+        None => None,
+    };
+    let (parent_ch, child_ch) = channel::pair().map_err(sys("create sync socket".into()))?;
+    let first = match clone_fork(0).map_err(sys("clone exec process".into()))? {
+        Some(pid) => pid,
+        None => {
+            drop(parent_ch);
+            let err = (|| -> Result<ChildError, ChildError> {
+                reset_signals()?;
+                apply_stdio(&opts.stdio)?;
+                for (file, flag) in &namespaces {
+                    setns(file.as_fd(), *flag)
+                        .ctx(|| format!("join container namespace {flag:?}"))?;
+                }
+                drop(namespaces);
+                if let Some(pid) =
+                    clone_fork(libc::CLONE_PARENT).ctx(|| "clone exec process".into())?
+                {
+                    let _ = child_ch.send(&Msg::Pid(pid.as_raw()));
+                    // SAFETY: _exit ends the intermediate without running
+                    // the parent's destructors on its copied state.
+                    unsafe { libc::_exit(0) }
+                }
+                child_ch.wait_go().ctx(|| "wait for runtime".into())?;
+                if let Some(sock) = &console {
+                    crate::tty::setup(sock, opts.process)?;
+                }
+                let plan = ExecPlan {
+                    process: opts.process,
+                    seccomp: opts.seccomp,
+                };
+                Ok(process::setup_and_exec(&plan, &mut || Ok(())))
+            })();
+            exit_with(&child_ch, err.unwrap_or_else(|e| e), false)
+        }
+    };
+    drop(child_ch);
+    drop(console);
+    let mut guard = ChildGuard(Some(first));
+    let pid = match recv(id, &parent_ch)? {
+        Some(Msg::Pid(p)) => Pid::from_raw(p),
+        other => return Err(unexpected(id, other)),
+    };
+    guard.0 = None;
+    let _ = waitpid(first, None);
+    guard.0 = Some(pid);
+    for procs in opts.cgroup_procs {
+        fs::write(procs, pid.to_string())
+            .map_err(sys(format!("add exec process to {}", procs.display())))?;
+    }
+    send(id, &parent_ch, Msg::Go)?;
+    match recv(id, &parent_ch)? {
+        None => {}
+        other => return Err(unexpected(id, other)),
+    }
+    guard.0 = None;
+    Ok(pid)
 }

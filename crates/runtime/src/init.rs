@@ -1,14 +1,220 @@
-//! Parent side of `spawn_init`: clone the init, drive it through setup.
+//! Parent side of `spawn_init`: validate, clone the init with its
+//! namespaces, write user namespace maps, run the caller's hooks at the
+//! sync points, and return once the child waits on the fifo or exec'd.
 
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxIdMapping, Spec};
+
+use crate::channel::{self, Channel, Msg};
+use crate::child::{init_main, InitChild};
 use crate::error::SpawnError;
+use crate::namespaces::NamespacePlan;
 use crate::spawn::{InitHooks, InitOptions, InitProcess};
+use crate::sys::clone_fork;
+
+/// Kills and reaps a half-started child unless disarmed.
+pub(crate) struct ChildGuard(pub(crate) Option<Pid>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+        }
+    }
+}
+
+fn sys(id: &str, op: &str) -> impl FnOnce(io::Error) -> SpawnError {
+    let (id, op) = (id.to_string(), op.to_string());
+    move |source| SpawnError::Sys { id, op, source }
+}
+
+/// Checks the spec and resolves the rootfs path.
+fn validate(opts: &InitOptions) -> Result<(PathBuf, NamespacePlan), SpawnError> {
+    let inval = |reason: String| SpawnError::InvalidSpec {
+        id: opts.id.into(),
+        reason,
+    };
+    let spec: &Spec = opts.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| inval("no process".into()))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(inval("process.args is empty".into()));
+    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| inval("no root".into()))?;
+    let rootfs = opts.bundle.join(root.path());
+    let rootfs = fs::canonicalize(&rootfs)
+        .map_err(|e| inval(format!("root.path {}: {e}", rootfs.display())))?;
+    if !rootfs.is_dir() {
+        return Err(inval(format!(
+            "root.path {}: not a directory",
+            rootfs.display()
+        )));
+    }
+    let plan = NamespacePlan::from_spec(spec).map_err(inval)?;
+    let has = |f: CloneFlags| plan.create.contains(f) || plan.join.iter().any(|(j, _)| *j == f);
+    if !plan.create.contains(CloneFlags::CLONE_NEWNS) {
+        return Err(inval("a new mount namespace is required".into()));
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(CloneFlags::CLONE_NEWUTS) {
+        return Err(inval("hostname needs a private UTS namespace".into()));
+    }
+    if process.terminal().unwrap_or(false) && opts.console_socket.is_none() {
+        return Err(inval("process.terminal needs a console socket".into()));
+    }
+    Ok((rootfs, plan))
+}
 
 pub(crate) fn spawn(
     opts: &InitOptions,
-    _hooks: &mut dyn InitHooks,
+    hooks: &mut dyn InitHooks,
 ) -> Result<InitProcess, SpawnError> {
-    Err(SpawnError::InvalidSpec {
-        id: opts.id.into(),
-        reason: "not implemented yet".into(),
-    })
+    let id = opts.id;
+    let (rootfs, plan) = validate(opts)?;
+    let terminal = opts
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let console = match opts.console_socket.filter(|_| terminal) {
+        Some(p) => Some(
+            crate::tty::connect(p)
+                .map_err(sys(id, &format!("connect console socket {}", p.display())))?,
+        ),
+        None => None,
+    };
+    let fifo: Option<OwnedFd> = match opts.exec_fifo {
+        Some(p) => Some(
+            open(p, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| sys(id, &format!("open exec fifo {}", p.display()))(e.into()))?,
+        ),
+        None => None,
+    };
+    let (parent_ch, child_ch) = channel::pair().map_err(sys(id, "create sync socket"))?;
+    let double_fork = !plan.join.is_empty();
+    let flags = if double_fork { 0 } else { plan.create.bits() };
+    let first = match clone_fork(flags).map_err(sys(id, "clone init process"))? {
+        None => {
+            drop(parent_ch);
+            init_main(InitChild {
+                opts,
+                hooks,
+                channel: child_ch,
+                rootfs: &rootfs,
+                plan: &plan,
+                double_fork,
+                console,
+                fifo,
+            })
+        }
+        Some(pid) => pid,
+    };
+    drop(child_ch);
+    drop(console);
+    drop(fifo);
+    let mut guard = ChildGuard(Some(first));
+    let pid = if double_fork {
+        let pid = match recv(id, &parent_ch)? {
+            Some(Msg::Pid(p)) => Pid::from_raw(p),
+            other => return Err(unexpected(id, other)),
+        };
+        // The intermediate exits once it reported; reap it.
+        guard.0 = None;
+        let _ = waitpid(first, None);
+        guard.0 = Some(pid);
+        pid
+    } else {
+        first
+    };
+    if plan.create.contains(CloneFlags::CLONE_NEWUSER) {
+        write_id_maps(pid, opts.spec).map_err(sys(id, "write user namespace maps"))?;
+    }
+    hooks.after_clone(pid).map_err(|source| SpawnError::Hook {
+        id: id.into(),
+        stage: "after_clone",
+        source,
+    })?;
+    send(id, &parent_ch, Msg::Go)?;
+    loop {
+        match recv(id, &parent_ch)? {
+            Some(Msg::MountsDone) => {
+                hooks.before_pivot(pid).map_err(|source| SpawnError::Hook {
+                    id: id.into(),
+                    stage: "before_pivot",
+                    source,
+                })?;
+                send(id, &parent_ch, Msg::Go)?;
+            }
+            // Ready: waiting on the fifo. EOF: the close-on-exec channel
+            // closed, so execve succeeded (an error would have been sent).
+            Some(Msg::Ready) | None => break,
+            other => return Err(unexpected(id, other)),
+        }
+    }
+    guard.0 = None;
+    Ok(InitProcess { pid })
+}
+
+pub(crate) fn send(id: &str, ch: &Channel, msg: Msg) -> Result<(), SpawnError> {
+    ch.send(&msg).map_err(sys(id, "sync with init"))
+}
+
+/// Receives a message; a child error becomes `SpawnError::Child`.
+pub(crate) fn recv(id: &str, ch: &Channel) -> Result<Option<Msg>, SpawnError> {
+    match ch.recv().map_err(sys(id, "sync with init"))? {
+        Some(Msg::Error { kind, message }) => Err(SpawnError::Child { kind, message }),
+        other => Ok(other),
+    }
+}
+
+pub(crate) fn unexpected(id: &str, msg: Option<Msg>) -> SpawnError {
+    SpawnError::ChildVanished {
+        id: id.into(),
+        detail: match msg {
+            None => "channel closed".into(),
+            Some(m) => format!("unexpected message {m:?}"),
+        },
+    }
+}
+
+/// uid_map/gid_map lines, `container host size` (user_namespaces(7)).
+pub(crate) fn map_text(maps: &[LinuxIdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+fn write_id_maps(pid: Pid, spec: &Spec) -> io::Result<()> {
+    let linux = spec.linux().as_ref();
+    let uids = linux
+        .and_then(|l| l.uid_mappings().as_ref())
+        .map(|m| map_text(m))
+        .unwrap_or_default();
+    let gids = linux
+        .and_then(|l| l.gid_mappings().as_ref())
+        .map(|m| map_text(m))
+        .unwrap_or_default();
+    if !uids.is_empty() {
+        fs::write(format!("/proc/{pid}/uid_map"), uids)?;
+    }
+    if !gids.is_empty() {
+        fs::write(format!("/proc/{pid}/gid_map"), gids)?;
+    }
+    Ok(())
 }

@@ -13,3 +13,10 @@ pub use spawn::{
     spawn_exec, spawn_init, ExecOptions, InitHooks, InitOptions, InitProcess, NoHooks, Overlay,
     Stdio,
 };
+mod channel;
+mod child;
+mod namespaces;
+mod process;
+mod rootfs;
+mod sys;
+mod tty;

@@ -1,0 +1,207 @@
+//! Child side of `spawn_init`: runs in the cloned process, in the new
+//! namespaces, and either execs the container process or reports a
+//! one-line error to the parent and exits.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::fcntl::{open, OFlag};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::{sethostname, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::Spec;
+
+use crate::channel::{Channel, Msg};
+use crate::error::{ChildError, ChildErrorKind, Context};
+use crate::namespaces::{self, NamespacePlan};
+use crate::process::{self, ExecPlan};
+use crate::rootfs::{self, RootfsSetup};
+use crate::spawn::{InitHooks, InitOptions, Stdio};
+use crate::sys::clone_fork;
+
+/// What the init child needs beyond the caller's options.
+pub(crate) struct InitChild<'a, 'b> {
+    pub(crate) opts: &'a InitOptions<'b>,
+    pub(crate) hooks: &'a mut dyn InitHooks,
+    pub(crate) channel: Channel,
+    pub(crate) rootfs: &'a Path,
+    pub(crate) plan: &'a NamespacePlan,
+    /// Namespaces are joined/unshared here, then a second clone makes the
+    /// init (instead of one clone with all flags).
+    pub(crate) double_fork: bool,
+    pub(crate) console: Option<OwnedFd>,
+    pub(crate) fifo: Option<OwnedFd>,
+}
+
+/// Entry point in the child; never returns.
+pub(crate) fn init_main(mut c: InitChild) -> ! {
+    let mut after_ready = false;
+    let err = run(&mut c, &mut after_ready);
+    exit_with(&c.channel, err, after_ready)
+}
+
+/// Reports `err` (to the parent, or to stderr once the parent is gone)
+/// and exits with Docker's code for its kind.
+pub(crate) fn exit_with(ch: &Channel, err: ChildError, parent_gone: bool) -> ! {
+    let code = match err.kind {
+        ChildErrorKind::NotFound => 127,
+        ChildErrorKind::NotExecutable => 126,
+        ChildErrorKind::Other => 1,
+    };
+    let sent = !parent_gone
+        && ch
+            .send(&Msg::Error {
+                kind: err.kind,
+                message: err.message.clone(),
+            })
+            .is_ok();
+    if !sent {
+        let _ = writeln!(std::io::stderr(), "berth: {}", err.message);
+    }
+    // SAFETY: _exit ends this forked child without running the parent's
+    // atexit handlers or destructors on its copied state.
+    unsafe { libc::_exit(code) }
+}
+
+/// Resets what the runtime's own process changed and a container must not
+/// inherit: Rust ignores SIGPIPE, and the caller may block signals.
+pub(crate) fn reset_signals() -> Result<(), ChildError> {
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .ctx(|| "reset signal mask".into())?;
+    // SAFETY: installing SIG_DFL involves no handler code.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.ctx(|| "reset SIGPIPE".into())?;
+    Ok(())
+}
+
+/// Puts the given fds on 0, 1, 2.
+pub(crate) fn apply_stdio(stdio: &Stdio) -> Result<(), ChildError> {
+    for (fd, target) in [(stdio.stdin, 0), (stdio.stdout, 1), (stdio.stderr, 2)] {
+        if let Some(fd) = fd {
+            if fd.as_raw_fd() != target {
+                crate::sys::dup2_raw(fd.as_raw_fd(), target)
+                    .ctx(|| format!("set up stdio fd {target}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run(c: &mut InitChild, after_ready: &mut bool) -> ChildError {
+    match setup(c, after_ready) {
+        Ok(e) | Err(e) => e,
+    }
+}
+
+fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildError> {
+    let spec: &Spec = c.opts.spec;
+    reset_signals()?;
+    apply_stdio(&c.opts.stdio)?;
+    if c.double_fork {
+        namespaces::join(&c.plan.join)?;
+        unshare(c.plan.create).ctx(|| "unshare namespaces".into())?;
+        // CLONE_PARENT: the init becomes the caller's child, so the caller
+        // can wait for it; CLONE_NEWPID was unshared above, so it is PID 1.
+        if let Some(pid) = clone_fork(libc::CLONE_PARENT).ctx(|| "clone init".into())? {
+            let _ = c.channel.send(&Msg::Pid(pid.as_raw()));
+            // SAFETY: see exit_with; the intermediate's job is done.
+            unsafe { libc::_exit(0) }
+        }
+    }
+    c.channel.wait_go().ctx(|| "wait for runtime".into())?;
+    let userns = c.plan.create.contains(CloneFlags::CLONE_NEWUSER);
+    if userns {
+        // Become the namespace's root (uid/gid maps are written by now).
+        setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .ctx(|| "setgid 0 in user namespace".into())?;
+        setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .ctx(|| "setuid 0 in user namespace".into())?;
+    }
+    rootfs::prepare(&RootfsSetup {
+        rootfs: c.rootfs,
+        bundle: c.opts.bundle,
+        spec,
+        overlay: c.opts.overlay,
+        userns,
+    })?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sethostname(h).ctx(|| format!("set hostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: the pointer and length describe the live string `d`.
+        let ret = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+        if ret != 0 {
+            return Err(ChildError::other(
+                format!("set domainname {d:?}"),
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    c.channel
+        .send(&Msg::MountsDone)
+        .ctx(|| "sync with runtime".into())?;
+    c.channel.wait_go().ctx(|| "wait for runtime".into())?;
+    rootfs::switch_root(c.rootfs, c.opts.no_pivot)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| ChildError::other("spec", "no process"))?;
+    // runc creates a missing cwd, before the root may become read-only.
+    let cwd = process.cwd();
+    if !cwd.as_os_str().is_empty() {
+        std::fs::create_dir_all(cwd).ctx(|| format!("create cwd {}", cwd.display()))?;
+    }
+    rootfs::finalize(spec)?;
+    write_sysctls(spec)?;
+    if let Some(sock) = &c.console {
+        crate::tty::setup(sock, process)?;
+    }
+    let plan = ExecPlan {
+        process,
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+    };
+    let channel = &c.channel;
+    let fifo = c.fifo.take();
+    let hooks = &mut *c.hooks;
+    let mut before_exec = || -> Result<(), ChildError> {
+        if let Some(fifo) = &fifo {
+            channel
+                .send(&Msg::Ready)
+                .ctx(|| "sync with runtime".into())?;
+            *after_ready = true;
+            wait_fifo(fifo)?;
+        }
+        hooks
+            .before_exec_in_child()
+            .ctx(|| "startContainer hook".into())
+    };
+    Ok(process::setup_and_exec(&plan, &mut before_exec))
+}
+
+/// Blocks until `start` opens the exec fifo for reading, then writes one
+/// byte as runc's init does (the reader takes it as "started").
+fn wait_fifo(fifo: &OwnedFd) -> Result<(), ChildError> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let fd = open(
+        Path::new(&path),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "open exec fifo".into())?;
+    nix::unistd::write(&fd, &[0u8]).ctx(|| "write exec fifo".into())?;
+    Ok(())
+}
+
+/// `linux.sysctl`, written under the container's /proc/sys.
+fn write_sysctls(spec: &Spec) -> Result<(), ChildError> {
+    let map = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
+    for (key, value) in map.into_iter().flatten() {
+        if key.contains("..") || key.contains('/') {
+            return Err(ChildError::other(format!("sysctl {key:?}"), "invalid name"));
+        }
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value).ctx(|| format!("sysctl {key}={value}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! The container process's own attributes (DESIGN.md step 3.7): rlimits,
+//! oom score, no_new_privs, capabilities, user and groups, umask, cwd,
+//! env, seccomp, and finally `execve` of `process.args`.
+
+pub(crate) mod caps;
+pub(crate) mod lookup;
+pub(crate) mod rlimits;
+
+use std::ffi::CString;
+use std::path::Path;
+
+use nix::sys::prctl;
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{chdir, execve, setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::{LinuxSeccomp, Process};
+
+use self::caps::CapSets;
+use crate::error::{ChildError, Context};
+
+/// How the process is finished off.
+pub(crate) struct ExecPlan<'a> {
+    pub(crate) process: &'a Process,
+    pub(crate) seccomp: Option<&'a LinuxSeccomp>,
+}
+
+fn cstrings(list: &[String], what: &str) -> Result<Vec<CString>, ChildError> {
+    list.iter()
+        .map(|s| CString::new(s.as_bytes()).ctx(|| format!("{what} {s:?}")))
+        .collect()
+}
+
+/// Applies the process attributes, calls `before_exec` (fifo wait,
+/// startContainer hooks), then execs. Returns only on failure.
+pub(crate) fn setup_and_exec(
+    plan: &ExecPlan,
+    before_exec: &mut dyn FnMut() -> Result<(), ChildError>,
+) -> ChildError {
+    match run(plan, before_exec) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+fn run(
+    plan: &ExecPlan,
+    before_exec: &mut dyn FnMut() -> Result<(), ChildError>,
+) -> Result<std::convert::Infallible, ChildError> {
+    let p = plan.process;
+    let args = p.args().clone().unwrap_or_default();
+    let Some(cmd) = args.first().cloned() else {
+        return Err(ChildError::other("process.args", "empty"));
+    };
+    let env = p.env().clone().unwrap_or_default();
+    let c_args = cstrings(&args, "argument")?;
+    let c_env = cstrings(&env, "environment variable")?;
+
+    rlimits::apply(p.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(adj) = p.oom_score_adj() {
+        write_oom_score_adj(adj)?;
+    }
+    let cwd = p.cwd();
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    if nnp {
+        prctl::set_no_new_privs().ctx(|| "set no_new_privs".into())?;
+    } else if let Some(s) = plan.seccomp {
+        // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN,
+        // so it goes in before the capabilities are dropped (as runc).
+        install_seccomp(s)?;
+    }
+    let sets = p
+        .capabilities()
+        .as_ref()
+        .map(CapSets::from_spec)
+        .transpose()?;
+    if let Some(sets) = &sets {
+        sets.drop_bounding()?;
+    }
+    set_user(p)?;
+    if let Some(sets) = &sets {
+        sets.apply()?;
+    }
+    prctl::set_keepcaps(false).ctx(|| "clear keep-caps".into())?;
+    if let Some(mask) = p.user().umask() {
+        umask(Mode::from_bits_truncate(mask));
+    }
+    if !cwd.as_os_str().is_empty() {
+        chdir(cwd).ctx(|| format!("chdir to cwd {}", cwd.display()))?;
+    }
+    let path = lookup::look_path(&cmd, lookup::path_from_env(&env))?;
+    let c_path =
+        CString::new(path.as_os_str().as_encoded_bytes()).ctx(|| format!("command {cmd:?}"))?;
+    before_exec()?;
+    if nnp {
+        if let Some(s) = plan.seccomp {
+            install_seccomp(s)?;
+        }
+    }
+    crate::sys::cloexec_from(3).ctx(|| "mark fds close-on-exec".into())?;
+    let err = match execve(&c_path, &c_args, &c_env) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    Err(lookup::exec_error(&cmd, &path, err))
+}
+
+fn install_seccomp(s: &LinuxSeccomp) -> Result<(), ChildError> {
+    crate::seccomp::install(s).ctx(|| "install seccomp filter".into())
+}
+
+fn write_oom_score_adj(adj: i32) -> Result<(), ChildError> {
+    let path = Path::new("/proc/self/oom_score_adj");
+    let current: i32 = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    match std::fs::write(path, adj.to_string()) {
+        Ok(()) => Ok(()),
+        // Lowering the score needs CAP_SYS_RESOURCE; keep the inherited
+        // one rather than refuse to start (raising always works).
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && adj < current => Ok(()),
+        Err(e) => Err(ChildError::other(format!("set oom_score_adj to {adj}"), e)),
+    }
+}
+
+/// Groups, gid, uid — with keep-caps, so the permitted set survives the
+/// switch to a non-root uid and the spec's sets can then be applied.
+fn set_user(p: &Process) -> Result<(), ChildError> {
+    let u = p.user();
+    let (uid, gid) = (Uid::from_raw(u.uid()), Gid::from_raw(u.gid()));
+    prctl::set_keepcaps(true).ctx(|| "set keep-caps".into())?;
+    let groups: Vec<Gid> = u
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    // setgroups is refused in a user namespace whose setgroups file says
+    // "deny"; then only an empty request is acceptable to skip.
+    match setgroups(&groups) {
+        Err(nix::errno::Errno::EPERM) if groups.is_empty() && setgroups_denied() => {}
+        other => other.ctx(|| format!("set additional groups {groups:?}"))?,
+    }
+    setresgid(gid, gid, gid).ctx(|| format!("set gid {gid}"))?;
+    setresuid(uid, uid, uid).ctx(|| format!("set uid {uid}"))?;
+    Ok(())
+}
+
+fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}

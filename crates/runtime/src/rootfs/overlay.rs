@@ -1,0 +1,149 @@
+//! Mounting the engine's overlay onto the rootfs dir. The new mount API
+//! (`fsconfig("lowerdir+")` once per layer, Linux 6.8+) has no length
+//! limit; older kernels get one `mount(2)` whose lowerdir list is made
+//! short by chdir'ing to the layers' common parent (containerd's
+//! `LowerdirCompactor`), since the data string must fit in one page.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+
+use crate::spawn::Overlay;
+use crate::sys::{move_mount_to_fd, FsContext};
+
+/// Mounts `ov` onto the directory `target` refers to (an `O_PATH` fd).
+pub(crate) fn mount_overlay(
+    ov: &Overlay,
+    target: BorrowedFd,
+    target_path: &Path,
+) -> io::Result<()> {
+    if ov.lower.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "overlay has no lower layer",
+        ));
+    }
+    match mount_new_api(ov, target) {
+        Ok(()) => Ok(()),
+        // ENOSYS: no fsopen; EINVAL: kernel without "lowerdir+" (< 6.8).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EINVAL)) => {
+            mount_legacy(ov, target_path)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn mount_new_api(ov: &Overlay, target: BorrowedFd) -> io::Result<()> {
+    let ctx = FsContext::open("overlay")?;
+    for layer in &ov.lower {
+        ctx.set_string("lowerdir+", layer)?;
+    }
+    ctx.set_string("upperdir", &ov.upper)?;
+    ctx.set_string("workdir", &ov.work)?;
+    let mnt = ctx.create_and_mount()?;
+    move_mount_to_fd(mnt.as_fd(), target)
+}
+
+/// The legacy path: absolute paths when they fit in a page, else paths
+/// relative to the layers' common parent with that parent as cwd.
+fn mount_legacy(ov: &Overlay, target: &Path) -> io::Result<()> {
+    let absolute = options(&ov.lower, &ov.upper, &ov.work, None);
+    if absolute.len() < page_size() {
+        return do_mount(target, &absolute);
+    }
+    let base = common_parent(&ov.lower).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "overlay layers share no parent dir",
+        )
+    })?;
+    let data = options(&ov.lower, &ov.upper, &ov.work, Some(&base));
+    if data.len() >= page_size() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "overlay options are {} bytes even relative to {}",
+                data.len(),
+                base.display()
+            ),
+        ));
+    }
+    let cwd = std::env::current_dir()?;
+    std::env::set_current_dir(&base)?;
+    let res = do_mount(target, &data);
+    std::env::set_current_dir(cwd)?;
+    res
+}
+
+fn do_mount(target: &Path, data: &str) -> io::Result<()> {
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(data),
+    )?;
+    Ok(())
+}
+
+fn page_size() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |n| n as usize)
+}
+
+/// The overlay data string; lower layers relative to `base` when given
+/// (upper and work stay absolute: they are few).
+pub(crate) fn options(lower: &[PathBuf], upper: &Path, work: &Path, base: Option<&Path>) -> String {
+    let rel = |p: &Path| match base.and_then(|b| p.strip_prefix(b).ok()) {
+        Some(r) => r.display().to_string(),
+        None => p.display().to_string(),
+    };
+    let lowers = lower.iter().map(|l| rel(l)).collect::<Vec<_>>().join(":");
+    format!(
+        "lowerdir={lowers},upperdir={},workdir={}",
+        upper.display(),
+        work.display()
+    )
+}
+
+/// The deepest directory that contains every path.
+pub(crate) fn common_parent(paths: &[PathBuf]) -> Option<PathBuf> {
+    let mut common = paths.first()?.parent()?.to_path_buf();
+    for p in &paths[1..] {
+        while !p.starts_with(&common) {
+            common = common.parent()?.to_path_buf();
+        }
+    }
+    Some(common)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compacts_lowerdirs_relative_to_common_parent() {
+        let lower: Vec<PathBuf> = (0..3)
+            .map(|i| PathBuf::from(format!("/var/lib/berth/layers/{i}/diff")))
+            .collect();
+        let base = common_parent(&lower).unwrap();
+        assert_eq!(base, Path::new("/var/lib/berth/layers"));
+        let s = options(&lower, Path::new("/u"), Path::new("/w"), Some(&base));
+        assert_eq!(s, "lowerdir=0/diff:1/diff:2/diff,upperdir=/u,workdir=/w");
+    }
+
+    #[test]
+    fn absolute_options_when_no_base() {
+        let s = options(
+            &[PathBuf::from("/a")],
+            Path::new("/u"),
+            Path::new("/w"),
+            None,
+        );
+        assert_eq!(s, "lowerdir=/a,upperdir=/u,workdir=/w");
+    }
+}

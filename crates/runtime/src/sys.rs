@@ -1,0 +1,167 @@
+//! Thin wrappers for the syscalls nix lacks (fork-style clone with namespace
+//! flags, the new mount API, close_range), each wrapped once.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::unistd::Pid;
+
+/// `clone(2)` with fork semantics (no new stack, no `CLONE_VM`): returns
+/// `Some(child)` in the parent and `None` in the child. `flags` are
+/// namespace flags plus at most `CLONE_PARENT`; `SIGCHLD` is added.
+///
+/// Unlike `fork(3)` this runs no `pthread_atfork` handlers, so the caller
+/// must be single-threaded (or the child must not rely on locks another
+/// thread may hold, e.g. malloc's): the runtime and the engine call this
+/// from a single-threaded process; tests fork first.
+pub(crate) fn clone_fork(flags: libc::c_int) -> io::Result<Option<Pid>> {
+    // SAFETY: with a null stack pointer and no CLONE_VM/CLONE_SETTLS the
+    // kernel duplicates the address space like fork(2), so both the parent
+    // and the child return here on their own copy of the current stack.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(Pid::from_raw(pid as i32))),
+    }
+}
+
+/// Marks every fd from `first` up as close-on-exec (`close_range(2)` with
+/// `CLOSE_RANGE_CLOEXEC`), so no runtime fd leaks into the container.
+pub(crate) fn cloexec_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: close_range only changes fd flags; no memory is passed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if ret == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn cstr(s: &str) -> CString {
+    CString::new(s).expect("static string without NUL")
+}
+
+fn path_cstr(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// A filesystem context from `fsopen(2)` (new mount API, Linux 5.2+).
+pub(crate) struct FsContext(OwnedFd);
+
+impl FsContext {
+    /// `fsopen(fstype, FSOPEN_CLOEXEC)`.
+    pub(crate) fn open(fstype: &str) -> io::Result<Self> {
+        let name = cstr(fstype);
+        // SAFETY: `name` is a valid NUL-terminated string for the call.
+        let fd = unsafe { libc::syscall(libc::SYS_fsopen, name.as_ptr(), libc::FSOPEN_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fsopen returned a fresh fd that nothing else owns.
+        Ok(FsContext(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+    }
+
+    /// `fsconfig(FSCONFIG_SET_STRING, key, value)`.
+    pub(crate) fn set_string(&self, key: &str, value: &Path) -> io::Result<()> {
+        let k = cstr(key);
+        let v = path_cstr(value)?;
+        // SAFETY: key and value are valid NUL-terminated strings; aux is 0.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                self.0.as_raw_fd(),
+                libc::FSCONFIG_SET_STRING,
+                k.as_ptr(),
+                v.as_ptr(),
+                0,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// `fsconfig(FSCONFIG_CMD_CREATE)` then `fsmount`: a detached mount.
+    pub(crate) fn create_and_mount(&self) -> io::Result<OwnedFd> {
+        // SAFETY: CMD_CREATE takes no pointers.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                self.0.as_raw_fd(),
+                libc::FSCONFIG_CMD_CREATE,
+                std::ptr::null::<libc::c_char>(),
+                std::ptr::null::<libc::c_void>(),
+                0,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fsmount takes the context fd and flag words only.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_fsmount,
+                self.0.as_raw_fd(),
+                libc::FSMOUNT_CLOEXEC,
+                0,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fsmount returned a fresh fd that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    }
+}
+
+/// `move_mount(2)` of a detached mount onto the object `target` refers to.
+pub(crate) fn move_mount_to_fd(mnt: BorrowedFd, target: BorrowedFd) -> io::Result<()> {
+    let empty = cstr("");
+    // SAFETY: both paths are the empty NUL-terminated string, used with the
+    // *_EMPTY_PATH flags so the kernel acts on the fds themselves.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            mnt.as_raw_fd(),
+            empty.as_ptr(),
+            target.as_raw_fd(),
+            empty.as_ptr(),
+            libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `dup2(2)` onto a fixed fd number (0–2), which nix's owned-fd `dup2`
+/// cannot express.
+pub(crate) fn dup2_raw(old: RawFd, new: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 only manipulates the fd table; `new` is one of the
+    // standard fds, which we intend to replace.
+    if unsafe { libc::dup2(old, new) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

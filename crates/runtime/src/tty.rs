@@ -1,0 +1,76 @@
+//! `process.terminal`: a pty allocated inside the container (its own
+//! devpts), the slave as controlling terminal and stdio, the master sent to
+//! the caller over `--console-socket` with SCM_RIGHTS (runc's protocol: one
+//! message, the fd, with the pty's name as payload).
+
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use nix::fcntl::{open, OFlag};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use nix::sys::stat::Mode;
+use nix::unistd::setsid;
+use oci_spec::runtime::Process;
+
+use crate::error::{ChildError, Context};
+
+/// Connects to the console socket (parent side, before the root switch
+/// hides the host path). The child inherits the fd.
+pub(crate) fn connect(path: &Path) -> std::io::Result<OwnedFd> {
+    Ok(UnixStream::connect(path)?.into())
+}
+
+nix::ioctl_write_int_bad!(tiocsctty, libc::TIOCSCTTY);
+nix::ioctl_write_ptr_bad!(tiocswinsz, libc::TIOCSWINSZ, libc::winsize);
+
+/// Child side: allocate the pty, send the master, make the slave our
+/// controlling terminal and fds 0-2.
+pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), ChildError> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "open /dev/ptmx".into())?;
+    grantpt(&master).ctx(|| "grantpt".into())?;
+    unlockpt(&master).ctx(|| "unlockpt".into())?;
+    let name = ptsname_r(&master).ctx(|| "ptsname".into())?;
+    let slave = open(
+        Path::new(&name),
+        OFlag::O_RDWR | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open pty slave {name}"))?;
+    if let Some(size) = process.console_size() {
+        let ws = libc::winsize {
+            ws_row: size.height() as u16,
+            ws_col: size.width() as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from the valid pointer.
+        unsafe { tiocswinsz(slave.as_raw_fd(), &ws) }.ctx(|| "set console size".into())?;
+    }
+    let fds = [master.as_raw_fd()];
+    let iov = [IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .ctx(|| "send pty master over console socket".into())?;
+    drop(master);
+    setsid().ctx(|| "setsid".into())?;
+    // SAFETY: TIOCSCTTY takes an int argument (0: do not steal).
+    unsafe { tiocsctty(slave.as_raw_fd(), 0) }.ctx(|| "set controlling terminal".into())?;
+    for fd in 0..3 {
+        crate::sys::dup2_raw(slave.as_raw_fd(), fd).ctx(|| format!("dup pty slave to fd {fd}"))?;
+    }
+    if slave.as_raw_fd() > 2 {
+        drop(slave);
+    } else {
+        let _ = slave.into_raw_fd();
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! Shared helpers for the process tests (included with `#[path]`).
+#![allow(dead_code)]
+
+use std::fs::{self, File};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+use oci_spec::runtime::{ProcessBuilder, Spec};
+use runtime::{spawn_init, InitOptions, NoHooks, Overlay, Stdio};
+
+/// A bundle in a temp dir: `rootfs/` with busybox, removed on drop.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+}
+
+impl Bundle {
+    pub fn busybox() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        testkit::busybox_rootfs(&dir.path().join("rootfs")).unwrap();
+        Bundle { dir }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+}
+
+/// runc's default spec with `args`, hostname `box`, rootfs `rootfs`.
+pub fn spec(args: &[&str]) -> Spec {
+    let mut spec = Spec::default();
+    spec.set_hostname(Some("box".into()));
+    let mut process = spec.process().clone().unwrap();
+    process.set_args(Some(args.iter().map(|s| s.to_string()).collect()));
+    spec.set_process(Some(process));
+    let _ = ProcessBuilder::default();
+    spec
+}
+
+/// What a container run gave.
+#[derive(Debug)]
+pub enum Outcome {
+    Exited {
+        code: i32,
+        stdout: String,
+        stderr: String,
+    },
+    Failed {
+        kind: String,
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub fn ok(self) -> (i32, String, String) {
+        match self {
+            Outcome::Exited {
+                code,
+                stdout,
+                stderr,
+            } => (code, stdout, stderr),
+            Outcome::Failed { kind, message } => panic!("spawn failed ({kind}): {message}"),
+        }
+    }
+}
+
+/// Runs `f` in a forked, single-threaded child (the test harness is
+/// multi-threaded; the runtime clones without atfork handlers) and returns
+/// its exit code.
+pub fn in_child(f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child only runs `f` and exits with _exit.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(99);
+            // SAFETY: leave the forked copy without running the harness's
+            // destructors.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => match waitpid(child, None).unwrap() {
+            WaitStatus::Exited(_, c) => c,
+            other => panic!("test child ended with {other:?}"),
+        },
+    }
+}
+
+/// Runs the container to completion with stdout/stderr captured in files.
+pub fn run(bundle: &Bundle, spec: &Spec, overlay: Option<&Overlay>) -> Outcome {
+    let out = bundle.path().join("stdout");
+    let err = bundle.path().join("stderr");
+    let result = bundle.path().join("result");
+    let _ = fs::remove_file(&result);
+    in_child(|| {
+        let o = File::create(&out).unwrap();
+        let e = File::create(&err).unwrap();
+        let opts = InitOptions {
+            id: "test",
+            spec,
+            bundle: bundle.path(),
+            overlay,
+            console_socket: None,
+            no_pivot: false,
+            exec_fifo: None,
+            stdio: Stdio {
+                stdin: None,
+                stdout: Some(o.as_fd()),
+                stderr: Some(e.as_fd()),
+            },
+        };
+        let text = match spawn_init(&opts, &mut NoHooks) {
+            Ok(init) => format!("ok {}", init.wait().unwrap()),
+            Err(e) => format!("err {:?} {e}", e.kind()),
+        };
+        fs::write(&result, text).unwrap();
+        0
+    });
+    let text = fs::read_to_string(&result).expect("result file");
+    let rest = text.split_once(' ').unwrap().1;
+    if let Some(code) = text.strip_prefix("ok ") {
+        Outcome::Exited {
+            code: code.parse().unwrap(),
+            stdout: fs::read_to_string(&out).unwrap(),
+            stderr: fs::read_to_string(&err).unwrap(),
+        }
+    } else {
+        let (kind, message) = rest.split_once(' ').unwrap();
+        Outcome::Failed {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}

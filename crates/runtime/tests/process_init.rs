@@ -1,0 +1,192 @@
+//! The container init, run for real as root on a busybox rootfs.
+
+#[path = "process_common.rs"]
+mod common;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::PathBuf;
+
+use common::{run, spec, Bundle, Outcome};
+use oci_spec::runtime::{Capability, LinuxCapabilitiesBuilder, MountBuilder, UserBuilder};
+
+#[test]
+fn hostname_pid_namespace_and_exit_code() {
+    let b = Bundle::busybox();
+    let s = spec(&["sh", "-c", "hostname; ps -ef; exit 3"]);
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 3, "stderr: {err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "box");
+    // ps header, PID 1 (sh) and ps itself: nothing from the host.
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[2].trim_start().starts_with("1 "), "{out}");
+    assert!(lines[3].contains("ps -ef"), "{out}");
+}
+
+#[test]
+fn mounts_are_private_both_ways() {
+    let b = Bundle::busybox();
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        "mount -t tmpfs inside /mnt && cat /proc/self/mountinfo && sleep 0.3",
+    ]);
+    fs::create_dir_all(b.rootfs().join("mnt")).unwrap();
+    let mut p = s.process().clone().unwrap();
+    let all: oci_spec::runtime::Capabilities = [Capability::SysAdmin, Capability::Kill]
+        .into_iter()
+        .collect();
+    p.set_capabilities(Some(
+        LinuxCapabilitiesBuilder::default()
+            .bounding(all.clone())
+            .effective(all.clone())
+            .permitted(all.clone())
+            .inheritable(all.clone())
+            .ambient(all.clone())
+            .build()
+            .unwrap(),
+    ));
+    s.set_process(Some(p));
+    let host_before = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(out.contains(" /mnt "), "{out}");
+    let tmp = b.path().display().to_string();
+    for line in out.lines() {
+        let mp = line.split(' ').nth(4).unwrap();
+        assert!(
+            !mp.contains(&tmp),
+            "host path in container mountinfo: {line}"
+        );
+        assert!(
+            !mp.starts_with("/work") && !mp.starts_with("/home"),
+            "host mount: {line}"
+        );
+    }
+    let host_after = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !host_after.contains("inside"),
+        "container mount leaked to host"
+    );
+    assert_eq!(host_before.lines().count(), host_after.lines().count());
+}
+
+#[test]
+fn write_through_ro_bind_fails() {
+    let b = Bundle::busybox();
+    let data = b.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    let mut s = spec(&["sh", "-c", "echo x > /data/f"]);
+    let mut mounts = s.mounts().clone().unwrap();
+    mounts.push(
+        MountBuilder::default()
+            .destination("/data")
+            .typ("bind")
+            .source(&data)
+            .options(vec!["rbind".into(), "ro".into()])
+            .build()
+            .unwrap(),
+    );
+    s.set_mounts(Some(mounts));
+    let (code, _out, err) = run(&b, &s, None).ok();
+    assert_ne!(code, 0);
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(!data.join("f").exists());
+}
+
+#[test]
+fn user_groups_env_cwd_and_caps() {
+    let b = Bundle::busybox();
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        "id -u; id -g; id -G; echo $FOO; pwd; grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status",
+    ]);
+    let mut p = s.process().clone().unwrap();
+    p.set_user(
+        UserBuilder::default()
+            .uid(1000u32)
+            .gid(1001u32)
+            .additional_gids(vec![10u32])
+            .build()
+            .unwrap(),
+    );
+    p.set_env(Some(vec![
+        "PATH=/bin:/usr/bin".into(),
+        "FOO=bar baz".into(),
+    ]));
+    p.set_cwd(PathBuf::from("/work/dir"));
+    s.set_process(Some(p));
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &l[..5],
+        &["1000", "1001", "1001 10", "bar baz", "/work/dir"],
+        "{out}"
+    );
+    // Default spec: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10) in every
+    // set; a non-root process keeps them through exec via ambient.
+    for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb"] {
+        assert!(
+            out.contains(&format!("{set}:\t0000000020000420")),
+            "{set}: {out}"
+        );
+    }
+}
+
+#[test]
+fn not_found_and_not_executable_kinds() {
+    let b = Bundle::busybox();
+    match run(&b, &spec(&["nope"]), None) {
+        Outcome::Failed { kind, message } => {
+            assert_eq!(kind, "NotFound");
+            assert_eq!(
+                message,
+                "exec: \"nope\": executable file not found in $PATH"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match run(&b, &spec(&["/etc/passwd"]), None) {
+        Outcome::Failed { kind, message } => {
+            assert_eq!(kind, "NotExecutable", "{message}");
+            assert!(message.contains("permission denied"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn symlinked_mount_targets_stay_in_rootfs() {
+    let b = Bundle::busybox();
+    let src = b.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("marker"), "hi").unwrap();
+    symlink("/etc", b.rootfs().join("mnt")).unwrap();
+    symlink("../../../../host", b.rootfs().join("up")).unwrap();
+    let mut s = spec(&["sh", "-c", "cat /etc/x/marker /host/y/marker"]);
+    let mut mounts = s.mounts().clone().unwrap();
+    for dest in ["/mnt/x", "/up/y"] {
+        mounts.push(
+            MountBuilder::default()
+                .destination(dest)
+                .typ("bind")
+                .source(&src)
+                .options(vec!["bind".into()])
+                .build()
+                .unwrap(),
+        );
+    }
+    s.set_mounts(Some(mounts));
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(out, "hihi");
+    // The targets were created inside the rootfs, never outside it.
+    assert!(b.rootfs().join("etc/x").is_dir());
+    assert!(b.rootfs().join("host/y").is_dir());
+    assert!(!b.path().join("host").exists());
+    assert!(!std::path::Path::new("/host").exists());
+    assert!(!std::path::Path::new("/etc/x").exists());
+}
