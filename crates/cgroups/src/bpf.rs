@@ -107,7 +107,8 @@ pub fn device_filter(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
     ];
     for rule in rules.iter().rev() {
         // Each check jumps to the end of the block (the next rule) on a
-        // mismatch; `None` marks those jumps until the length is known.
+        // mismatch; `true` marks those jumps, whose offsets are set once
+        // the block's length is known.
         let mut block: Vec<(Insn, bool)> = Vec::new();
         match rule.typ().unwrap_or(LinuxDeviceType::A) {
             LinuxDeviceType::B => block.push((jne_imm(2, BPF_DEVCG_DEV_BLOCK, 0), true)),

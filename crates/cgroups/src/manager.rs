@@ -214,6 +214,9 @@ impl Manager {
     /// thawed afterwards (a frozen process acts on the signal when thawed).
     /// A cgroup that was already frozen stays frozen, except after SIGKILL.
     pub fn kill_all(&self, signal: Signal) -> Result<(), CgroupError> {
+        if !self.exists() {
+            return Ok(()); // no cgroup, no process left in it
+        }
         if let (Backend::V2(v), Signal::SIGKILL) = (&self.backend, signal) {
             if v.kill()? {
                 return Ok(());

@@ -64,11 +64,9 @@ impl V1 {
     /// its parent's cpus and mems, without which it refuses tasks.
     pub fn create(&self) -> Result<(), CgroupError> {
         for h in &self.hierarchies {
-            let made = fs::mkdir_all(&h.dir)?;
+            fs::mkdir_all(&h.dir)?;
             if h.controllers.iter().any(|c| c == "cpuset") {
-                for dir in &made {
-                    inherit_cpuset(dir)?;
-                }
+                inherit_cpuset(&h.dir)?;
             }
         }
         if let Some(u) = &self.unified {
@@ -246,14 +244,17 @@ impl V1 {
         })
     }
 
-    /// Every process in the cgroup and its descendants. The `pids`
-    /// hierarchy is asked if mounted, else the first one (each v1
-    /// hierarchy holds every process of the container).
+    /// Every process in the cgroup and its descendants, in any hierarchy:
+    /// normally each holds them all, but a process whose `add_task` failed
+    /// half-way is in some only, and must still be found to be killed.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        let dir = self
-            .dir("pids")
-            .or_else(|| self.hierarchies.first().map(|h| h.dir.as_path()));
-        dir.map_or(Ok(Vec::new()), fs::procs_recursive)
+        let mut all = Vec::new();
+        for dir in self.all_dirs() {
+            all.extend(fs::procs_recursive(dir)?);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
     }
 
     /// Whether the directory exists in any hierarchy.
@@ -296,14 +297,29 @@ impl V1 {
     }
 }
 
-/// Copies `cpuset.cpus` / `cpuset.mems` from the parent when empty.
+/// Gives `dir` and each ancestor whose `cpuset.cpus` or `cpuset.mems` is
+/// empty the value of its parent, top-down from the nearest ancestor that
+/// has both: an empty cpuset cgroup refuses tasks (ENOSPC).
 fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
-    let Some(parent) = dir.parent() else {
-        return Ok(());
+    let empty = |d: &Path| -> Result<bool, CgroupError> {
+        Ok(fs::read(d, "cpuset.cpus")?.is_empty() || fs::read(d, "cpuset.mems")?.is_empty())
     };
-    for file in ["cpuset.cpus", "cpuset.mems"] {
-        if fs::read(dir, file)?.is_empty() {
-            fs::write(dir, file, &fs::read(parent, file)?)?;
+    let mut chain = Vec::new();
+    let mut cur = dir;
+    while empty(cur)? {
+        chain.push(cur);
+        match cur.parent() {
+            // The hierarchy root always has both set.
+            Some(p) if p.join("cpuset.cpus").exists() => cur = p,
+            _ => break,
+        }
+    }
+    for d in chain.into_iter().rev() {
+        let parent = d.parent().unwrap_or(d);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if fs::read(d, file)?.is_empty() {
+                fs::write(d, file, &fs::read(parent, file)?)?;
+            }
         }
     }
     Ok(())

@@ -196,8 +196,15 @@ fn kill_all_reaches_nested_cgroups_and_remove_goes_leaf_first() {
     let sub = Manager::new(Some(&format!("/{name}/sub")), "unused").unwrap();
     let mut fx = Fixture::new(mgr.clone());
     let _sub_fx = Fixture::new(sub.clone());
-    mgr.create().unwrap();
+    if mgr.kind() != LayoutKind::V2 {
+        // A parent made by someone else, with an empty cpuset: creating
+        // the child must fill it too, or the kernel refuses tasks (ENOSPC).
+        std::fs::create_dir(dir_of(&mgr, "cpuset")).unwrap();
+        assert_eq!(read(&dir_of(&mgr, "cpuset"), "cpuset.cpus"), "");
+    }
+    // The child first: its create fills the whole cpuset chain.
     sub.create().unwrap();
+    mgr.create().unwrap();
     let top_pid = fx.spawn_sleep();
     let sub_pid = fx.spawn_sleep();
     mgr.add_task(top_pid).unwrap();

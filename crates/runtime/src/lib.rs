@@ -6,6 +6,7 @@ pub mod hooks;
 pub mod error;
 mod exec;
 mod init;
+pub mod seccomp;
 pub mod spawn;
 
 pub use error::{ChildErrorKind, SpawnError};

@@ -1,0 +1,175 @@
+//! The syscall ABIs a filter has a section for: the native one and the
+//! compat ABIs the same kernel runs (i386 and x32 on x86_64, arm on aarch64),
+//! with their `AUDIT_ARCH_*` values and syscall name → number tables.
+//!
+//! Names come from the `syscalls` crate's per-architecture tables (generated
+//! from the kernel's syscall tables). x32 has no table there: x32 numbers are
+//! the x86_64 ones with `__X32_SYSCALL_BIT` set, except the 36 syscalls the
+//! kernel gives x32-specific entries 512-547 (`arch/x86/entry/syscalls/
+//! syscall_64.tbl`, ABI "x32").
+
+use std::str::FromStr;
+
+use oci_spec::runtime::Arch;
+
+/// Set in `seccomp_data.nr` by x32 processes, whose `arch` is x86_64's.
+pub(crate) const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+// From <linux/audit.h>: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE.
+pub(crate) const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+pub(crate) const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+pub(crate) const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
+pub(crate) const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+
+/// A syscall ABI the filter can recognise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Abi {
+    X86_64,
+    X32,
+    I386,
+    Aarch64,
+    Arm,
+}
+
+impl Abi {
+    /// The ABI of the running kernel's native syscalls.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) const NATIVE: Abi = Abi::X86_64;
+    /// The ABI of the running kernel's native syscalls.
+    #[cfg(target_arch = "aarch64")]
+    pub(crate) const NATIVE: Abi = Abi::Aarch64;
+
+    /// The ABI an OCI architecture names, if this kernel can run it.
+    /// Architectures of other machines can never show up in `seccomp_data`,
+    /// so leaving them out changes nothing.
+    pub(crate) fn from_oci(arch: Arch) -> Option<Abi> {
+        let abi = match arch {
+            Arch::ScmpArchNative => Abi::NATIVE,
+            Arch::ScmpArchX86_64 => Abi::X86_64,
+            Arch::ScmpArchX32 => Abi::X32,
+            Arch::ScmpArchX86 => Abi::I386,
+            Arch::ScmpArchAarch64 => Abi::Aarch64,
+            Arch::ScmpArchArm => Abi::Arm,
+            _ => return None,
+        };
+        Self::NATIVE.runs(abi).then_some(abi)
+    }
+
+    /// Whether a kernel of this (native) ABI runs processes of `other`.
+    fn runs(self, other: Abi) -> bool {
+        match self {
+            Abi::X86_64 => matches!(other, Abi::X86_64 | Abi::X32 | Abi::I386),
+            Abi::Aarch64 => matches!(other, Abi::Aarch64 | Abi::Arm),
+            _ => self == other,
+        }
+    }
+
+    /// The `seccomp_data.arch` value of this ABI's syscalls.
+    pub(crate) fn audit_arch(self) -> u32 {
+        match self {
+            Abi::X86_64 | Abi::X32 => AUDIT_ARCH_X86_64,
+            Abi::I386 => AUDIT_ARCH_I386,
+            Abi::Aarch64 => AUDIT_ARCH_AARCH64,
+            Abi::Arm => AUDIT_ARCH_ARM,
+        }
+    }
+
+    /// Whether syscall arguments are 64 bits wide. On 32-bit ABIs only the
+    /// low half of `seccomp_data.args[i]` is compared, as libseccomp does.
+    pub(crate) fn is_64bit(self) -> bool {
+        matches!(self, Abi::X86_64 | Abi::Aarch64)
+    }
+
+    /// The number `seccomp_data.nr` carries for `name`, if this ABI has it.
+    pub(crate) fn resolve(self, name: &str) -> Option<u32> {
+        match self {
+            Abi::X86_64 => syscalls::x86_64::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id() as u32),
+            Abi::X32 => X32_SPECIFIC
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, nr)| *nr)
+                .or_else(|| Abi::X86_64.resolve(name))
+                .map(|nr| nr | X32_SYSCALL_BIT),
+            Abi::I386 => syscalls::x86::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id() as u32),
+            Abi::Aarch64 => syscalls::aarch64::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id() as u32),
+            Abi::Arm => syscalls::arm::Sysno::from_str(name)
+                .ok()
+                .map(|s| s.id() as u32),
+        }
+    }
+}
+
+/// The x32-only entries of `syscall_64.tbl` (numbers without the x32 bit).
+/// Their x86_64 namesakes are "64"-ABI only, so x32 callers must use these.
+const X32_SPECIFIC: [(&str, u32); 36] = [
+    ("rt_sigaction", 512),
+    ("rt_sigreturn", 513),
+    ("ioctl", 514),
+    ("readv", 515),
+    ("writev", 516),
+    ("recvfrom", 517),
+    ("sendmsg", 518),
+    ("recvmsg", 519),
+    ("execve", 520),
+    ("ptrace", 521),
+    ("rt_sigpending", 522),
+    ("rt_sigtimedwait", 523),
+    ("rt_sigqueueinfo", 524),
+    ("sigaltstack", 525),
+    ("timer_create", 526),
+    ("mq_notify", 527),
+    ("kexec_load", 528),
+    ("waitid", 529),
+    ("set_robust_list", 530),
+    ("get_robust_list", 531),
+    ("vmsplice", 532),
+    ("move_pages", 533),
+    ("preadv", 534),
+    ("pwritev", 535),
+    ("rt_tgsigqueueinfo", 536),
+    ("recvmmsg", 537),
+    ("sendmmsg", 538),
+    ("process_vm_readv", 539),
+    ("process_vm_writev", 540),
+    ("setsockopt", 541),
+    ("getsockopt", 542),
+    ("io_setup", 543),
+    ("io_submit", 544),
+    ("execveat", 545),
+    ("preadv2", 546),
+    ("pwritev2", 547),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_per_abi() {
+        assert_eq!(Abi::X86_64.resolve("getcwd"), Some(79));
+        assert_eq!(Abi::I386.resolve("getcwd"), Some(183));
+        assert_eq!(Abi::Aarch64.resolve("getcwd"), Some(17));
+        assert_eq!(Abi::Arm.resolve("getcwd"), Some(183));
+        assert_eq!(Abi::X32.resolve("getcwd"), Some(79 | X32_SYSCALL_BIT));
+        assert_eq!(Abi::X32.resolve("execve"), Some(520 | X32_SYSCALL_BIT));
+        // A name only newer kernels or other architectures have.
+        assert_eq!(Abi::X86_64.resolve("no_such_syscall"), None);
+        assert_eq!(Abi::X86_64.resolve("_llseek"), None);
+        assert_eq!(Abi::I386.resolve("_llseek"), Some(140));
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn foreign_architectures_are_left_out() {
+        assert_eq!(Abi::from_oci(Arch::ScmpArchX32), Some(Abi::X32));
+        assert_eq!(Abi::from_oci(Arch::ScmpArchNative), Some(Abi::X86_64));
+        assert_eq!(Abi::from_oci(Arch::ScmpArchAarch64), None);
+        assert_eq!(Abi::from_oci(Arch::ScmpArchS390x), None);
+    }
+}
