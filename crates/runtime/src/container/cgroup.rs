@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use cgroups::{CgroupsPath, Layout, Manager};
+use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources};
 
 use super::ContainerError;
 use crate::state::Record;
@@ -50,4 +51,42 @@ pub fn is_frozen(rec: &Record) -> bool {
         .ok()
         .and_then(|m| m.freezer_state().ok())
         .is_some_and(|s| s == cgroups::FreezerState::Frozen)
+}
+
+/// `res` with runc's default device rules appended after the spec's own:
+/// the standard nodes the runtime creates in `/dev` (null, zero, full,
+/// random, urandom, tty, console, ptmx, pts) stay usable even when the
+/// spec starts with "deny all", as `runc spec` does. Later rules win.
+pub fn with_default_devices(res: &LinuxResources) -> LinuxResources {
+    let mut res = res.clone();
+    let mut rules = res.devices().clone().unwrap_or_default();
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(typ)
+            .access(access);
+        if let Some(m) = major {
+            b = b.major(m);
+        }
+        if let Some(m) = minor {
+            b = b.minor(m);
+        }
+        b.build().expect("all fields set")
+    };
+    use LinuxDeviceType::{B, C};
+    rules.extend([
+        rule(C, None, None, "m"),
+        rule(B, None, None, "m"),
+        rule(C, Some(1), Some(3), "rwm"),
+        rule(C, Some(1), Some(8), "rwm"),
+        rule(C, Some(1), Some(7), "rwm"),
+        rule(C, Some(5), Some(0), "rwm"),
+        rule(C, Some(1), Some(5), "rwm"),
+        rule(C, Some(1), Some(9), "rwm"),
+        rule(C, Some(5), Some(1), "rwm"),
+        rule(C, Some(136), None, "rwm"),
+        rule(C, Some(5), Some(2), "rwm"),
+    ]);
+    res.set_devices(Some(rules));
+    res
 }

@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{ContainerState, Hook, Spec};
 
 use super::bundle::{load_bundle, Bundle};
-use super::cgroup::{manager_for, own_cgroups_text};
+use super::cgroup::{manager_for, own_cgroups_text, with_default_devices};
 use super::ContainerError;
 use crate::hooks::run_hooks;
 use crate::spawn::{self, HookError as SpawnHookError};
@@ -230,15 +230,14 @@ impl InitHooks for CreateHooks<'_> {
     fn after_clone(&mut self, pid: Pid) -> Result<(), SpawnHookError> {
         self.cgroup.create()?;
         self.cgroup.add_task(pid.as_raw())?;
-        if let Some(res) = self
+        let res = self
             .rec
             .config
             .linux()
             .as_ref()
-            .and_then(|l| l.resources().as_ref())
-        {
-            self.cgroup.apply(res)?;
-        }
+            .and_then(|l| l.resources().clone())
+            .unwrap_or_default();
+        self.cgroup.apply(&with_default_devices(&res))?;
         Ok(())
     }
 
