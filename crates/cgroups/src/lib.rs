@@ -3,8 +3,30 @@
 //!
 //! The runtime builds a [`Manager`] from the spec's `cgroupsPath`, calls
 //! [`Manager::create`] and [`Manager::add_task`] for the init process
-//! before it runs user code, [`Manager::apply`] for `linux.resources`, and
+//! before it runs user code, [`Manager::apply`] for `linux.resources`,
+//! [`Manager::freeze`]/[`Manager::thaw`] for pause, [`Manager::pids`] and
+//! [`Manager::kill_all`] for `ps` and `kill --all`, [`Manager::stats`], and
 //! [`Manager::remove`] on delete.
+//!
+//! The layout is read from `/proc/thread-self/mountinfo` ([`Layout`]):
+//! pure v2, v1, or hybrid (v1 controllers plus a controller-less cgroup2
+//! mount, which gets the process too so cgroup2-aware tools see it).
+//!
+//! | OCI `linux.resources` | cgroup v1                         | cgroup v2                     |
+//! |-----------------------|-----------------------------------|-------------------------------|
+//! | `memory.limit`        | `memory.limit_in_bytes`           | `memory.max`                  |
+//! | `memory.swap` (mem+swap) | `memory.memsw.limit_in_bytes`  | `memory.swap.max` = swap − limit |
+//! | `memory.reservation`  | `memory.soft_limit_in_bytes`      | `memory.low`                  |
+//! | `cpu.shares`          | `cpu.shares`                      | `cpu.weight` ([`shares_to_weight`]) |
+//! | `cpu.quota`/`period`  | `cpu.cfs_quota_us`/`cfs_period_us`| `cpu.max` ([`cpu_max`])       |
+//! | `cpu.cpus`/`mems`     | `cpuset.cpus`/`cpuset.mems`       | same                          |
+//! | `pids.limit` (≤0 = max) | `pids.max`                      | `pids.max`                    |
+//! | `hugepageLimits`      | `hugetlb.<size>.limit_in_bytes`   | `hugetlb.<size>.max`          |
+//! | `blockIO`             | `blkio.weight`, `blkio.throttle.*`| `io.weight`, `io.max`         |
+//! | `devices`             | `devices.allow`/`devices.deny`    | eBPF device program           |
+//! | `unified`             | refused                           | written as given              |
+//!
+//! Every value is checked ([`validate`]) before the first write.
 
 mod bpf;
 mod error;

@@ -113,6 +113,7 @@ impl V1 {
                 || cpu.quota().is_some_and(|q| q != 0)
                 || cpu.realtime_period().is_some()
                 || cpu.realtime_runtime().is_some()
+                || cpu.burst().is_some()
                 || cpu.idle().is_some();
             if wants_cpu {
                 let dir = self.need("cpu")?;
@@ -131,6 +132,9 @@ impl V1 {
                 }
                 if let Some(r) = cpu.realtime_runtime() {
                     fs::write(dir, "cpu.rt_runtime_us", &r.to_string())?;
+                }
+                if let Some(b) = cpu.burst() {
+                    fs::write(dir, "cpu.cfs_burst_us", &b.to_string())?;
                 }
                 if let Some(i) = cpu.idle() {
                     fs::write(dir, "cpu.idle", &i.to_string())?;

@@ -95,6 +95,8 @@ impl V2 {
             if let Some(r) = mem.reservation().filter(|&r| r != 0) {
                 self.set("memory", "memory.low", &max_or(r))?;
             }
+            // memory.swappiness and the deprecated kernel/kernelTCP limits
+            // have no v2 file; like runc and crun, they are ignored here.
             if mem.disable_oom_killer() == Some(true) {
                 // v2 has no per-cgroup OOM killer switch; memory.oom.group
                 // is the opposite. Refuse rather than silently ignore.
@@ -111,8 +113,19 @@ impl V2 {
             if let Some(line) = cpu_max(cpu.quota(), cpu.period()) {
                 self.set("cpu", "cpu.max", &line)?;
             }
+            if let Some(b) = cpu.burst() {
+                self.set("cpu", "cpu.max.burst", &b.to_string())?;
+            }
             if let Some(i) = cpu.idle() {
                 self.set("cpu", "cpu.idle", &i.to_string())?;
+            }
+            if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+                // v2 has no per-cgroup realtime budget (runc refuses too).
+                return Err(CgroupError::InvalidResource {
+                    field: "cpu.realtimeRuntime",
+                    value: format!("{:?}", cpu.realtime_runtime()),
+                    reason: "not supported on cgroup v2".into(),
+                });
             }
             if let Some(c) = cpu.cpus().as_deref().filter(|s| !s.is_empty()) {
                 self.set("cpuset", "cpuset.cpus", c)?;

@@ -63,6 +63,7 @@ fn limits() -> LinuxResources {
                 .shares(512u64)
                 .quota(50_000)
                 .period(100_000u64)
+                .burst(10_000u64)
                 .cpus("0")
                 .mems("0")
                 .build()
@@ -100,6 +101,7 @@ fn limits_freeze_kill_and_remove() {
         assert_eq!(read(d, "pids.max"), "20");
         assert_eq!(read(d, "cpu.max"), "50000 100000");
         assert_eq!(read(d, "cpu.weight"), "59");
+        assert_eq!(read(d, "cpu.max.burst"), "10000");
         assert_eq!(read(d, "cpuset.cpus"), "0");
     } else {
         let mem = dir_of(&mgr, "memory");
@@ -117,6 +119,7 @@ fn limits_freeze_kill_and_remove() {
         assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
         assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
         assert_eq!(read(&cpu, "cpu.shares"), "512");
+        assert_eq!(read(&cpu, "cpu.cfs_burst_us"), "10000");
         assert_eq!(read(&dir_of(&mgr, "cpuset"), "cpuset.cpus"), "0");
     }
 
