@@ -161,8 +161,23 @@ impl V1 {
             fs::write(self.need("hugetlb")?, &file, &h.limit().to_string())?;
         }
         if let Some(bio) = res.block_io() {
-            if let Some(w) = bio.weight() {
-                fs::write(self.need("blkio")?, "blkio.weight", &w.to_string())?;
+            // CFQ's blkio.weight is gone from current kernels; BFQ offers
+            // blkio.bfq.weight instead (runc picks the same way).
+            let weight_file =
+                |plain: &'static str, bfq: &'static str| -> Result<&str, CgroupError> {
+                    let dir = self.need("blkio")?;
+                    Ok(if dir.join(plain).exists() { plain } else { bfq })
+                };
+            if let Some(w) = bio.weight().filter(|&w| w != 0) {
+                let file = weight_file("blkio.weight", "blkio.bfq.weight")?;
+                fs::write(self.need("blkio")?, file, &w.to_string())?;
+            }
+            for d in bio.weight_device().iter().flatten() {
+                if let Some(w) = d.weight() {
+                    let file = weight_file("blkio.weight_device", "blkio.bfq.weight_device")?;
+                    let line = format!("{}:{} {w}", d.major(), d.minor());
+                    fs::write(self.need("blkio")?, file, &line)?;
+                }
             }
             let throttles = [
                 (

@@ -143,11 +143,31 @@ impl V2 {
             self.set("hugetlb", &file, &max_or(h.limit()))?;
         }
         if let Some(bio) = res.block_io() {
+            // io.weight (1..10000) needs the io cost model; with BFQ as the
+            // scheduler only io.bfq.weight exists, which takes blkio's own
+            // 10..1000 scale (runc picks the same way).
+            let weight = |w: u16| -> Result<(&str, u64), CgroupError> {
+                self.need("io")?;
+                Ok(if self.dir.join("io.weight").exists() {
+                    // runc's ConvertBlkIOToIOWeightValue.
+                    (
+                        "io.weight",
+                        1 + u64::from(w).saturating_sub(10) * 9999 / 990,
+                    )
+                } else {
+                    ("io.bfq.weight", u64::from(w))
+                })
+            };
             if let Some(w) = bio.weight().filter(|&w| w != 0) {
-                // blkio.weight is 10..1000, io.weight 1..10000 (runc's
-                // ConvertBlkIOToIOWeightValue).
-                let weight = 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
-                self.set("io", "io.weight", &weight.to_string())?;
+                let (file, value) = weight(w)?;
+                fs::write(&self.dir, file, &value.to_string())?;
+            }
+            for d in bio.weight_device().iter().flatten() {
+                if let Some(w) = d.weight() {
+                    let (file, value) = weight(w)?;
+                    let line = format!("{}:{} {value}", d.major(), d.minor());
+                    fs::write(&self.dir, file, &line)?;
+                }
             }
             let throttles = [
                 ("rbps", bio.throttle_read_bps_device()),

@@ -353,3 +353,56 @@ fn device_rules_are_enforced() {
     assert_eq!(fx.release(1), DEVICE_EXPECTED);
     mgr.remove().unwrap();
 }
+
+#[test]
+fn block_io_throttle_and_weight() {
+    use oci_spec::runtime::{LinuxBlockIoBuilder, LinuxThrottleDeviceBuilder};
+    let name = unique("blkio");
+    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let _fx = Fixture::new(mgr.clone());
+    mgr.create().unwrap();
+    // The first whole disk of /proc/partitions.
+    let parts = std::fs::read_to_string("/proc/partitions").unwrap();
+    let (major, minor) = parts
+        .lines()
+        .skip(2)
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 4).then(|| (f[0].parse::<i64>().unwrap(), f[1].parse::<i64>().unwrap()))
+        })
+        .expect("a block device");
+    let throttle = LinuxThrottleDeviceBuilder::default()
+        .major(major)
+        .minor(minor)
+        .rate(1_048_576u64)
+        .build()
+        .unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(300u16)
+                .throttle_read_bps_device(vec![throttle])
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    mgr.apply(&res).unwrap();
+    if mgr.kind() == LayoutKind::V2 {
+        let d = &mgr.dirs()[0];
+        assert!(read(d, "io.max").contains(&format!("{major}:{minor} rbps=1048576")));
+    } else {
+        let d = dir_of(&mgr, "blkio");
+        assert_eq!(
+            read(&d, "blkio.throttle.read_bps_device"),
+            format!("{major}:{minor} 1048576")
+        );
+        let weight = if d.join("blkio.weight").exists() {
+            "blkio.weight"
+        } else {
+            "blkio.bfq.weight"
+        };
+        assert!(read(&d, weight).contains("300"), "{}", read(&d, weight));
+    }
+    mgr.remove().unwrap();
+}
