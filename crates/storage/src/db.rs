@@ -1,0 +1,227 @@
+//! The metadata database (`berth.db`): SQLite in WAL mode, shared by every
+//! berth process, with a per-component migration list so the engine can
+//! add its own tables (containers, volumes) next to the image tables.
+//!
+//! # Migrations
+//!
+//! Each component (`"storage"`, `"engine"`, …) owns an ordered list of SQL
+//! scripts; step `i` (0-based) brings that component to version `i + 1`.
+//! [`Db::migrate`] applies the missing steps inside one `BEGIN IMMEDIATE`
+//! transaction and records the version in the `berth_schema` table, so two
+//! processes opening the store at once apply each step exactly once. Steps
+//! are append-only: never edit a released step, add a new one.
+//! `PRAGMA user_version` mirrors the storage component's version, for tools.
+//!
+//! ```no_run
+//! # fn demo(store: &storage::Store) -> Result<(), storage::DbError> {
+//! const ENGINE: &[&str] = &["CREATE TABLE containers (id TEXT PRIMARY KEY, image_id TEXT NOT NULL)"];
+//! store.db().migrate("engine", ENGINE)?;
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+/// How long a writer waits for another process's transaction to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A failure of the metadata database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database file could not be opened or configured.
+    #[error("cannot open metadata database {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// A migration step failed.
+    #[error("migration {component} step {step} failed: {source}")]
+    Migration {
+        /// Who owns the step.
+        component: String,
+        /// The 1-based version the step would have produced.
+        step: usize,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// The database has a newer schema than this binary knows.
+    #[error("metadata database schema of {component} is version {found}, newer than this berth ({known})")]
+    TooNew {
+        /// The component.
+        component: String,
+        /// Version found in the database.
+        found: usize,
+        /// Latest version this binary knows.
+        known: usize,
+    },
+    /// Any other query failure.
+    #[error("metadata database: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// A handle on `berth.db`. Cheap to share by reference; the connection is
+/// behind a mutex so a `Store` can be used from several threads.
+pub struct Db {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, in WAL mode with a
+    /// busy timeout and foreign keys on.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let open_err = |source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL lets readers run while one process writes; NORMAL sync is
+        // durable across process crashes (the WAL is fsynced at checkpoint).
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS berth_schema (
+                component TEXT PRIMARY KEY,
+                version INTEGER NOT NULL
+            )",
+        )
+        .map_err(open_err)?;
+        Ok(Db {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for queries of your own tables. Hold the guard
+    /// briefly: other threads of this process wait on it.
+    pub fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent
+        // (an open transaction rolls back on drop), so poisoning is ignored.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction (the write lock is taken
+    /// up front, so concurrent writers queue on the busy timeout instead of
+    /// failing with `SQLITE_BUSY` at upgrade). Commits if `f` returns `Ok`.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read (deferred) transaction, a consistent snapshot.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<rusqlite::Error>,
+    {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.finish()?;
+        Ok(out)
+    }
+
+    /// Brings `component`'s schema up to `steps.len()` (see the module docs).
+    pub fn migrate(&self, component: &str, steps: &[&str]) -> Result<(), DbError> {
+        self.write(|tx| {
+            let current: usize = tx
+                .query_row(
+                    "SELECT version FROM berth_schema WHERE component = ?1",
+                    [component],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .unwrap_or(0) as usize;
+            if current > steps.len() {
+                return Err(DbError::TooNew {
+                    component: component.to_string(),
+                    found: current,
+                    known: steps.len(),
+                });
+            }
+            for (i, sql) in steps.iter().enumerate().skip(current) {
+                tx.execute_batch(sql).map_err(|source| DbError::Migration {
+                    component: component.to_string(),
+                    step: i + 1,
+                    source,
+                })?;
+            }
+            if current < steps.len() {
+                tx.execute(
+                    "INSERT INTO berth_schema (component, version) VALUES (?1, ?2)
+                     ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                    rusqlite::params![component, steps.len() as i64],
+                )?;
+                if component == crate::schema::COMPONENT {
+                    tx.pragma_update(None, "user_version", steps.len() as i64)?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_extend() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        db.migrate("x", &["CREATE TABLE a (v INTEGER)"]).unwrap();
+        db.migrate("x", &["CREATE TABLE a (v INTEGER)"]).unwrap();
+        db.migrate(
+            "x",
+            &["CREATE TABLE a (v INTEGER)", "CREATE TABLE b (v INTEGER)"],
+        )
+        .unwrap();
+        db.migrate("y", &["CREATE TABLE c (v INTEGER)"]).unwrap();
+        let n: i64 = db
+            .conn()
+            .query_row(
+                "SELECT version FROM berth_schema WHERE component='x'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 2);
+        assert!(matches!(
+            db.migrate("x", &["CREATE TABLE a (v INTEGER)"]),
+            Err(DbError::TooNew { .. })
+        ));
+        // A failing step leaves nothing of the migration behind.
+        assert!(db
+            .migrate("z", &["CREATE TABLE d (v INTEGER)", "NOT SQL"])
+            .is_err());
+        let d: i64 = db
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name='d'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(d, 0);
+    }
+}

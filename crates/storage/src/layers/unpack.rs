@@ -1,0 +1,290 @@
+//! The one-pass unpack pipeline: raw stream → blob hash (+ optional copy
+//! into the blob store) → decompressor → diff-id hash → tar entries applied
+//! into a locked staging dir → verify → rename into `layers/` → record.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use rusqlite::params;
+
+use super::compression::{self, Compression};
+use super::entry::Unpacker;
+use super::{chain_id, now_secs, Layer, LayerError, UnpackOptions};
+use crate::blobs::BlobWriter;
+use crate::digest::{Digest, HashingReader};
+use crate::staging::StagingDir;
+use crate::store::Store;
+
+/// Copies what is read into an optional blob writer.
+struct Tee<'a, R> {
+    inner: R,
+    out: Option<&'a mut BlobWriter>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(w) = self.out.as_deref_mut() {
+            w.write_all(&buf[..n])?;
+        }
+        Ok(n)
+    }
+}
+
+/// Remembers the decompressor's last error, so that a tar-level failure
+/// caused by corrupt compressed data is reported as such.
+struct Watch<R> {
+    inner: R,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for Watch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            self.error = Some(io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+}
+
+/// What one pass over the stream produced.
+struct Pass {
+    compression: Compression,
+    blob: (Digest, u64),
+    diff_id: Digest,
+    size: u64,
+}
+
+pub(super) fn unpack_layer<R: Read>(
+    store: &Store,
+    reader: R,
+    opts: &UnpackOptions,
+) -> Result<Layer, LayerError> {
+    let label = opts.label();
+    if let Some(p) = &opts.parent {
+        if !store.has_layer(p) {
+            return Err(LayerError::UnknownParent(p.clone()));
+        }
+    }
+    let io_err = |op: &'static str, path: &Path| {
+        let (layer, path) = (label.clone(), path.display().to_string());
+        move |source| LayerError::Io {
+            layer,
+            op,
+            path,
+            source,
+        }
+    };
+    let mut blob = if opts.store_blob {
+        Some(store.blobs().writer()?)
+    } else {
+        None
+    };
+
+    // Known chain id already on disk: only drain and verify the stream.
+    let known = opts
+        .expected_diff_id
+        .as_ref()
+        .map(|d| chain_id(opts.parent.as_ref(), d));
+    let existing = known.as_ref().filter(|c| store.has_layer(c)).cloned();
+
+    let staging = if existing.is_none() {
+        let s = StagingDir::create(&store.tmp_dir(), "layer")
+            .map_err(io_err("create staging dir", &store.tmp_dir()))?;
+        let diff = s.path().join("diff");
+        fs::create_dir(&diff).map_err(io_err("create", &diff))?;
+        Some(s)
+    } else {
+        None
+    };
+
+    let pass = run_pass(
+        reader,
+        blob.as_mut(),
+        staging.as_ref().map(|s| s.path().join("diff")).as_deref(),
+        &label,
+    )?;
+    verify(
+        &label,
+        "blob digest",
+        opts.expected_blob.as_ref(),
+        &pass.blob.0,
+    )?;
+    verify(
+        &label,
+        "diff id",
+        opts.expected_diff_id.as_ref(),
+        &pass.diff_id,
+    )?;
+    let chain = chain_id(opts.parent.as_ref(), &pass.diff_id);
+
+    let blob_digest = match blob {
+        Some(w) => Some(w.commit(Some(&pass.blob.0))?),
+        None => None,
+    };
+
+    if let Some(mut s) = staging {
+        // Make the layer durable before it becomes visible: a layer path
+        // that exists must be complete even after a power cut.
+        nix::unistd::syncfs(s.file()).map_err(|e| io_err("syncfs", s.path())(e.into()))?;
+        let dst = store.layers_dir().join(chain.hex());
+        match fs::rename(s.path(), &dst) {
+            Ok(()) => s.keep(),
+            // Another process finished the same layer first: share it and
+            // drop ours (the StagingDir removes it).
+            Err(e) if dst.join("diff").is_dir() => drop(e),
+            Err(e) => return Err(io_err("rename into place", &dst)(e)),
+        }
+    }
+
+    let size = match existing {
+        // Only drained: the size comes from the record, or from the files
+        // if a crash came between rename and record.
+        Some(_) => match store.layer_record(&chain) {
+            Ok(l) => l.size,
+            Err(_) => dir_size(&store.layer_path(&chain)),
+        },
+        None => pass.size,
+    };
+    let layer = Layer {
+        chain_id: chain.clone(),
+        diff_id: pass.diff_id.clone(),
+        parent: opts.parent.clone(),
+        size,
+        blob_digest: blob_digest.clone(),
+        blob_size: blob_digest.as_ref().map(|_| pass.blob.1),
+        compression: pass.compression,
+    };
+    record(store, &layer)?;
+    // An existing layer keeps its first recorded size and blob.
+    store.layer_record(&chain)
+}
+
+/// Sum of regular file sizes below `dir`, each inode once.
+fn dir_size(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() && seen.insert(m.ino()) {
+                total += m.len();
+            }
+        }
+    }
+    total
+}
+
+fn verify(
+    label: &str,
+    what: &'static str,
+    expected: Option<&Digest>,
+    actual: &Digest,
+) -> Result<(), LayerError> {
+    match expected {
+        Some(e) if e != actual => Err(LayerError::DigestMismatch {
+            layer: label.to_string(),
+            what,
+            expected: e.clone(),
+            actual: actual.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the whole stream once, unpacking into `dest` if given.
+fn run_pass<R: Read>(
+    reader: R,
+    blob: Option<&mut BlobWriter>,
+    dest: Option<&Path>,
+    label: &str,
+) -> Result<Pass, LayerError> {
+    let mut raw = HashingReader::new(reader);
+    let mut tee = Tee {
+        inner: &mut raw,
+        out: blob,
+    };
+    let read_err = |compression, source: io::Error| {
+        if compression == Compression::None {
+            LayerError::Tar {
+                layer: label.to_string(),
+                reason: source.to_string(),
+            }
+        } else {
+            LayerError::Decompress {
+                layer: label.to_string(),
+                compression,
+                source,
+            }
+        }
+    };
+    let (compression, head) =
+        compression::sniff(&mut tee).map_err(|e| read_err(Compression::None, e))?;
+    let decoder = compression::decoder(compression, head).map_err(|e| read_err(compression, e))?;
+    let mut diff = HashingReader::new(Watch {
+        inner: decoder,
+        error: None,
+    });
+    let size = match dest {
+        Some(d) => {
+            let mut u = Unpacker::new(d, label)?;
+            match u.unpack(&mut diff, compression) {
+                Ok(s) => s,
+                Err(e) => {
+                    return Err(match diff.get_mut().error.take() {
+                        Some(source) if compression != Compression::None => {
+                            LayerError::Decompress {
+                                layer: label.to_string(),
+                                compression,
+                                source,
+                            }
+                        }
+                        _ => e,
+                    })
+                }
+            }
+        }
+        None => 0,
+    };
+    // The diff id covers the whole uncompressed stream, including what
+    // follows the end-of-archive blocks; the blob digest covers every byte.
+    io::copy(&mut diff, &mut io::sink()).map_err(|e| read_err(compression, e))?;
+    let (diff_id, _) = diff.finish();
+    io::copy(&mut tee, &mut io::sink()).map_err(|e| read_err(compression, e))?;
+    Ok(Pass {
+        compression,
+        blob: raw.finish(),
+        diff_id,
+        size,
+    })
+}
+
+fn record(store: &Store, l: &Layer) -> Result<(), LayerError> {
+    store.db().write(|tx| -> Result<(), LayerError> {
+        tx.execute(
+            "INSERT INTO layers (chain_id, diff_id, parent, size, blob_digest, blob_size, compression, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(chain_id) DO UPDATE SET
+                blob_digest = COALESCE(layers.blob_digest, excluded.blob_digest),
+                blob_size = COALESCE(layers.blob_size, excluded.blob_size),
+                compression = CASE WHEN layers.blob_digest IS NULL THEN excluded.compression ELSE layers.compression END,
+                created_at = excluded.created_at",
+            params![
+                l.chain_id.to_string(),
+                l.diff_id.to_string(),
+                l.parent.as_ref().map(|p| p.to_string()),
+                l.size as i64,
+                l.blob_digest.as_ref().map(|d| d.to_string()),
+                l.blob_size.map(|s| s as i64),
+                l.compression.as_str(),
+                now_secs(),
+            ],
+        )?;
+        Ok(())
+    })
+}

@@ -1,0 +1,154 @@
+//! The store root: opening it creates the layout of DESIGN.md "On disk",
+//! opens `berth.db`, applies storage's migrations and removes staging
+//! leftovers of killed processes.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::blobs::{BlobError, BlobStore};
+use crate::db::{Db, DbError};
+use crate::digest::Digest;
+use crate::images::ImageError;
+use crate::layers::LayerError;
+use crate::overlay::OverlayError;
+use crate::staging;
+
+/// Any failure of the store; each variant names the object and the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store root or one of its directories could not be set up.
+    #[error("cannot open store {path}: {source}")]
+    Open {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The metadata database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The blob store failed.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    /// A layer could not be unpacked or found.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    /// An image operation failed.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// Container rootfs assembly failed.
+    #[error(transparent)]
+    Overlay(#[from] OverlayError),
+}
+
+/// An image store rooted at one directory (`--root`).
+pub struct Store {
+    root: PathBuf,
+    db: Db,
+    blobs: BlobStore,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`: `berth.db`,
+    /// `blobs/sha256/`, `layers/`, `containers/`, `volumes/`, `tmp/`.
+    /// Staging leftovers no live process holds are removed.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let open_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Open { path, source }
+        };
+        for d in ["blobs/sha256", "layers", "containers", "volumes", "tmp"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(open_err(&p))?;
+        }
+        let tmp = root.join("tmp");
+        staging::clean(&tmp).map_err(open_err(&tmp))?;
+        let db = Db::open(&root.join("berth.db"))?;
+        db.migrate(crate::schema::COMPONENT, crate::schema::MIGRATIONS)?;
+        let blobs = BlobStore::new(root.join("blobs/sha256"), tmp);
+        Ok(Store {
+            root: root.to_path_buf(),
+            db,
+            blobs,
+        })
+    }
+
+    /// The store root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The metadata database, for the engine's own tables.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// The scratch directory on the store's filesystem (`<root>/tmp`).
+    /// Create entries in it with [`Store::staging_dir`] so that a killed
+    /// process's leftovers are recognised and removed.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// A fresh directory under `tmp/`, flock'ed by this process and removed
+    /// when the handle drops (or by the next `Store::open` if the process
+    /// is killed).
+    pub fn staging_dir(&self, prefix: &str) -> Result<staging::StagingDir, StoreError> {
+        let tmp = self.tmp_dir();
+        staging::StagingDir::create(&tmp, prefix)
+            .map_err(|source| StoreError::Open { path: tmp, source })
+    }
+
+    /// `layers/` — one directory per chain id.
+    pub fn layers_dir(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+
+    /// `containers/` — one directory per container.
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    /// `volumes/` — one directory per volume (`volumes/<name>/_data`).
+    pub fn volumes_dir(&self) -> PathBuf {
+        self.root.join("volumes")
+    }
+
+    /// Streams a blob into the store (see [`BlobStore::put_stream`]);
+    /// returns its digest and size. Idempotent.
+    pub fn put_blob<R: io::Read>(
+        &self,
+        reader: R,
+        expected: Option<&Digest>,
+    ) -> Result<(Digest, u64), StoreError> {
+        let mut w = self.blobs.writer()?;
+        let mut reader = reader;
+        io::copy(&mut reader, &mut w).map_err(|source| BlobError::Io {
+            what: "write new blob".into(),
+            source,
+        })?;
+        let size = w.size();
+        Ok((w.commit(expected)?, size))
+    }
+
+    /// Opens a stored blob.
+    pub fn open_blob(&self, digest: &Digest) -> Result<fs::File, StoreError> {
+        Ok(self.blobs.open(digest)?)
+    }
+
+    /// Whether a blob is stored.
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blobs.has(digest)
+    }
+
+    /// Deletes a blob (no error if it is missing).
+    pub fn delete_blob(&self, digest: &Digest) -> Result<(), StoreError> {
+        Ok(self.blobs.delete(digest)?)
+    }
+}
