@@ -1,0 +1,138 @@
+//! Bad input to `berth-runtime`: each case fails with one clear line on
+//! stderr and exit status 1, and leaves no state dir, process or cgroup.
+//! Runs as root (privileged tests, never skipped).
+
+mod common;
+
+use std::fs;
+
+use common::{assert_one_line_error, stderr, Env};
+use serde_json::Value;
+
+fn create_out(env: &Env, id: &str) -> std::process::Output {
+    env.cmd()
+        .args(["create", "--bundle"])
+        .arg(&env.bundle)
+        .arg(id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn missing_config_json() {
+    let env = Env::new("noconfig", &["true"]);
+    fs::remove_file(env.bundle.join("config.json")).unwrap();
+    let out = create_out(&env, "c");
+    assert_one_line_error(&out, "config.json: JSON specification file not found");
+    assert!(!env.root.join("c").exists());
+}
+
+#[test]
+fn malformed_config_json() {
+    let env = Env::new("badjson", &["true"]);
+    fs::write(env.bundle.join("config.json"), "{\"ociVersion\": ").unwrap();
+    let out = create_out(&env, "c");
+    assert_one_line_error(&out, "config.json: invalid runtime spec");
+    assert!(!env.root.join("c").exists());
+}
+
+#[test]
+fn missing_rootfs() {
+    let env = Env::new("norootfs", &["true"]);
+    fs::remove_dir_all(env.bundle.join("rootfs")).unwrap();
+    let out = create_out(&env, "c");
+    assert_one_line_error(&out, "rootfs");
+    assert!(stderr(&out).contains("does not exist"));
+    env.assert_clean("c");
+}
+
+#[test]
+fn unknown_namespace_type() {
+    let env = Env::new("badns", &["true"]);
+    env.edit_config(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "bogus"}));
+    });
+    let out = create_out(&env, "c");
+    assert_one_line_error(&out, "unknown variant `bogus`");
+    env.assert_clean("c");
+}
+
+#[test]
+fn invalid_id_and_signal() {
+    let env = Env::new("badid", &["true"]);
+    let out = create_out(&env, "a/b");
+    assert_one_line_error(&out, "invalid container ID format");
+    let out = env.run(&["kill", "nosuch", "NOSIG"]);
+    assert_one_line_error(&out, "invalid signal: NOSIG");
+    let out = env.run(&["delete", "nosuch"]);
+    assert_one_line_error(&out, "container nosuch does not exist");
+}
+
+#[test]
+fn duplicate_id_start_twice_delete_running() {
+    let mut env = Env::new("dup", &["sleep", "1000"]);
+    let id = "dup";
+    let (ok, err) = env.create(id, &[]);
+    assert!(ok, "create: {err}");
+    let out = create_out(&env, id);
+    assert_one_line_error(&out, "container with id exists: dup");
+    // The first one is untouched.
+    assert_eq!(env.state(id)["status"], "created");
+
+    assert!(env.run(&["start", id]).status.success());
+    let out = env.run(&["start", id]);
+    assert_one_line_error(&out, "cannot start an already running container");
+
+    let out = env.run(&["delete", id]);
+    assert_one_line_error(
+        &out,
+        "cannot delete container dup that is not stopped: running",
+    );
+    assert_eq!(env.state(id)["status"], "running");
+
+    assert!(env.run(&["kill", id, "9"]).status.success());
+    env.wait_status(id, "stopped");
+    let out = env.run(&["start", id]);
+    assert_one_line_error(&out, "cannot start a container that has stopped");
+    let out = env.run(&["kill", id, "KILL"]);
+    assert_one_line_error(&out, "container not running");
+    assert!(env.run(&["delete", id]).status.success());
+    env.assert_clean(id);
+}
+
+#[test]
+fn command_not_found_fails_create_and_cleans_up() {
+    let env = Env::new("notfound", &["/no/such/cmd"]);
+    let out = env
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(&env.bundle)
+        .arg("nf")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "/no/such/cmd");
+    env.assert_clean("nf");
+}
+
+#[test]
+fn json_log_gets_the_error_line() {
+    let env = Env::new("jsonlog", &["true"]);
+    let log = env.tmp.path().join("log.json");
+    let out = env
+        .cmd()
+        .arg("--log")
+        .arg(&log)
+        .args(["--log-format", "json", "state", "ghost"])
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "container ghost does not exist");
+    let text = fs::read_to_string(&log).unwrap();
+    let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert_eq!(line["msg"], "container ghost does not exist");
+    assert!(line["time"].as_str().unwrap().ends_with('Z'));
+}

@@ -1,0 +1,191 @@
+//! Drives `berth-runtime` as containerd and podman do: `create` with a pid
+//! file and a console socket (the pty master arrives over SCM_RIGHTS),
+//! `state`, `start`, talk to the shell through the pty, `kill`, `delete`.
+//! Also `run` in the foreground, `exec`, `ps`, `list`, `pause`/`resume`.
+//! Runs as root (privileged tests, never skipped).
+
+mod common;
+
+use std::fs::{self, File};
+use std::io::{IoSliceMut, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::time::{Duration, Instant};
+
+use common::{assert_one_line_error, stderr, Env};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use serde_json::Value;
+
+/// Accepts one connection on `listener` and returns the fd it carries.
+fn receive_pty_master(listener: UnixListener) -> OwnedFd {
+    let (conn, _) = listener.accept().expect("accept console socket");
+    let mut buf = [0u8; 4096];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&conn),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg");
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed this fd for us via
+            // SCM_RIGHTS; nothing else owns it.
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd received over the console socket");
+}
+
+/// Reads from the pty until `want` shows up (or 10 s pass).
+fn read_until(pty: &mut File, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = String::new();
+    let fd = std::os::fd::AsFd::as_fd(pty);
+    let mut buf = [0u8; 1024];
+    while Instant::now() < deadline {
+        let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+        if seen.contains(want) {
+            return;
+        }
+    }
+    panic!("{want:?} never appeared on the pty; got {seen:?}");
+}
+
+#[test]
+fn containerd_style_lifecycle_with_console_socket() {
+    let mut env = Env::new("lifecycle", &["sh"]);
+    env.edit_config(|c| c["process"]["terminal"] = Value::Bool(true));
+    let id = "lifecycle";
+    let sock = env.tmp.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || receive_pty_master(listener));
+    let pid_file = env.tmp.path().join("init.pid");
+    let (ok, err) = env.create(
+        id,
+        &[
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "--console-socket",
+            sock.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "create failed: {err}");
+    let master = receiver.join().expect("console receiver");
+    let mut pty = File::from(master);
+
+    let st = env.state(id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id);
+    assert_eq!(st["bundle"], env.bundle.display().to_string());
+    let pid: i64 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(st["pid"], pid);
+
+    let out = env.run(&["start", id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    assert_eq!(env.state(id)["status"], "running");
+
+    // The shell reads the pty: compute something only it would print.
+    // The pty echoes the typed line, so only the shell's expansion matches.
+    pty.write_all(b"echo marker-$((6*7)) $(hostname)\n")
+        .unwrap();
+    read_until(&mut pty, "marker-42 berth");
+
+    // `list` shows it running, `ps` shows the init.
+    let out = env.run(&["list", "--format", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == id && c["status"] == "running"));
+    let out = env.run(&["ps", "--format", "json", id]);
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(pids.contains(&pid), "{pids:?} lacks {pid}");
+
+    let out = env.run(&["kill", id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", stderr(&out));
+    env.wait_status(id, "stopped");
+    assert_eq!(env.state(id)["pid"], 0);
+
+    let out = env.run(&["delete", id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+    let out = env.run(&["state", id]);
+    assert_one_line_error(&out, &format!("container {id} does not exist"));
+    env.assert_clean(id);
+}
+
+#[test]
+fn run_in_foreground_returns_the_exit_status_and_cleans_up() {
+    let env = Env::new(
+        "run",
+        &["sh", "-c", "echo out-$((2+3)); echo err >&2; exit 7"],
+    );
+    let out = env
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(&env.bundle)
+        .arg("fg")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "stderr: {}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out-5\n");
+    assert_eq!(stderr(&out), "err\n");
+    env.assert_clean("fg");
+}
+
+#[test]
+fn exec_ps_pause_resume_and_forced_delete() {
+    let mut env = Env::new("exec", &["sleep", "1000"]);
+    let id = "execme";
+    let (ok, err) = env.create(id, &[]);
+    assert!(ok, "create: {err}");
+    assert!(env.run(&["start", id]).status.success());
+    env.wait_status(id, "running");
+
+    let out = env.run(&[
+        "exec",
+        "--env",
+        "GREETING=hey",
+        id,
+        "sh",
+        "-c",
+        "echo $GREETING; exit 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "exec: {}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hey\n");
+
+    // Table `ps` has the header and the init line.
+    let out = env.run(&["ps", id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().next().unwrap().contains("PID"), "{text}");
+    assert!(text.contains("sleep 1000"), "{text}");
+
+    assert!(env.run(&["pause", id]).status.success());
+    assert_eq!(env.state(id)["status"], "paused");
+    assert!(env.run(&["resume", id]).status.success());
+    assert_eq!(env.state(id)["status"], "running");
+
+    // SIGTERM is ignored by a pid-1 `sleep`; SIGKILL via --all is not.
+    let pid = env.state(id)["pid"].as_i64().unwrap();
+    let out = env.run(&["delete", "--force", id]);
+    assert!(out.status.success(), "delete -f: {}", stderr(&out));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists()
+            || fs::read(format!("/proc/{pid}/cmdline")).unwrap().is_empty()
+    );
+    env.assert_clean(id);
+}
