@@ -69,7 +69,13 @@ impl Program {
 
 /// Compiles an OCI seccomp profile into a BPF program for this machine.
 pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
-    let profile = rules::Profile::from_oci(profile)?;
+    compile_for(profile, abi::Abi::NATIVE)
+}
+
+/// Compiles for a kernel whose native ABI is `native` (tests build aarch64
+/// filters on x86_64 hosts and the reverse).
+fn compile_for(profile: &LinuxSeccomp, native: abi::Abi) -> Result<Program, SeccompError> {
+    let profile = rules::Profile::from_oci(profile, native)?;
     Ok(Program {
         insns: codegen::generate(&profile)?,
     })

@@ -74,15 +74,16 @@ pub(crate) struct Profile {
 }
 
 impl Profile {
-    pub(crate) fn from_oci(spec: &LinuxSeccomp) -> Result<Self, SeccompError> {
+    /// Checks `spec` for a kernel whose native ABI is `native`.
+    pub(crate) fn from_oci(spec: &LinuxSeccomp, native: Abi) -> Result<Self, SeccompError> {
         let default_action = action(
             spec.default_action(),
             spec.default_errno_ret(),
             "the default action",
         )?;
-        let mut abis = vec![Abi::NATIVE];
+        let mut abis = vec![native];
         for arch in spec.architectures().iter().flatten() {
-            if let Some(abi) = Abi::from_oci(*arch) {
+            if let Some(abi) = Abi::from_oci(*arch, native) {
                 if !abis.contains(&abi) {
                     abis.push(abi);
                 }

@@ -8,7 +8,7 @@ use super::abi::{Abi, AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X3
 use super::codegen::RET_BAD_ARCH;
 use super::interp::{run, SeccompData};
 use super::rules::{RET_ALLOW, RET_ERRNO, RET_KILL_THREAD, RET_LOG, RET_TRACE, RET_TRAP};
-use super::{compile, Program, SeccompError, MAX_INSNS};
+use super::{compile, compile_for, Program, SeccompError, MAX_INSNS};
 
 const NATIVE: u32 = if cfg!(target_arch = "x86_64") {
     AUDIT_ARCH_X86_64
@@ -42,9 +42,22 @@ fn errno(e: u32) -> u32 {
     RET_ERRNO | e
 }
 
-#[cfg(target_arch = "x86_64")]
+/// Docker's and podman's profiles are for amd64; they are compiled for an
+/// x86_64 kernel whatever the host.
 mod docker {
     use super::*;
+
+    fn compile_for_x86_64(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
+        compile_for(profile, Abi::X86_64)
+    }
+
+    fn verdict_x86_64(prog: &Program, name: &str, args: &[u64]) -> u32 {
+        let nr = Abi::X86_64.resolve(name).expect("known syscall");
+        run(
+            prog.instructions(),
+            &SeccompData::new(AUDIT_ARCH_X86_64, nr, args),
+        )
+    }
 
     const CLONE_NEWUSER: u64 = 0x1000_0000;
     const CLONE_NEWNS: u64 = 0x0002_0000;
@@ -55,17 +68,17 @@ mod docker {
 
     #[test]
     fn docker_default_profile_compiles_within_the_kernel_limit() {
-        let prog = compile(&fixture("docker-default-amd64.json")).unwrap();
+        let prog = compile_for_x86_64(&fixture("docker-default-amd64.json")).unwrap();
         eprintln!("docker default profile: {} instructions", prog.len());
         assert!(prog.len() < MAX_INSNS, "{} instructions", prog.len());
-        let prog = compile(&fixture("podman-default-amd64.json")).unwrap();
+        let prog = compile_for_x86_64(&fixture("podman-default-amd64.json")).unwrap();
         eprintln!("podman default profile: {} instructions", prog.len());
         assert!(prog.len() < MAX_INSNS, "{} instructions", prog.len());
     }
 
     #[test]
     fn docker_default_verdicts() {
-        let prog = compile(&fixture("docker-default-amd64.json")).unwrap();
+        let prog = compile_for_x86_64(&fixture("docker-default-amd64.json")).unwrap();
         let eperm = errno(1);
         for allowed in [
             "read",
@@ -76,35 +89,41 @@ mod docker {
             "exit_group",
             "chroot",
         ] {
-            assert_eq!(verdict(&prog, allowed, &[]), RET_ALLOW, "{allowed}");
+            assert_eq!(verdict_x86_64(&prog, allowed, &[]), RET_ALLOW, "{allowed}");
         }
         for denied in ["mount", "reboot", "unshare", "setns", "bpf", "kexec_load"] {
-            assert_eq!(verdict(&prog, denied, &[]), eperm, "{denied}");
+            assert_eq!(verdict_x86_64(&prog, denied, &[]), eperm, "{denied}");
         }
         // personality: only the listed personas.
-        assert_eq!(verdict(&prog, "personality", &[0]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "personality", &[0x0002_0008]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "personality", &[0xffff_ffff]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "personality", &[0x0040_0000]), eperm);
-        // Same low half, different high half: not the listed 0.
-        assert_eq!(verdict(&prog, "personality", &[1 << 32]), eperm);
-        // clone: namespaces need CAP_SYS_ADMIN (MASKED_EQ on the flags).
-        assert_eq!(verdict(&prog, "clone", &[FORK_FLAGS]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "clone", &[THREAD_FLAGS]), RET_ALLOW);
+        assert_eq!(verdict_x86_64(&prog, "personality", &[0]), RET_ALLOW);
         assert_eq!(
-            verdict(&prog, "clone", &[FORK_FLAGS | CLONE_NEWUSER]),
+            verdict_x86_64(&prog, "personality", &[0x0002_0008]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            verdict_x86_64(&prog, "personality", &[0xffff_ffff]),
+            RET_ALLOW
+        );
+        assert_eq!(verdict_x86_64(&prog, "personality", &[0x0040_0000]), eperm);
+        // Same low half, different high half: not the listed 0.
+        assert_eq!(verdict_x86_64(&prog, "personality", &[1 << 32]), eperm);
+        // clone: namespaces need CAP_SYS_ADMIN (MASKED_EQ on the flags).
+        assert_eq!(verdict_x86_64(&prog, "clone", &[FORK_FLAGS]), RET_ALLOW);
+        assert_eq!(verdict_x86_64(&prog, "clone", &[THREAD_FLAGS]), RET_ALLOW);
+        assert_eq!(
+            verdict_x86_64(&prog, "clone", &[FORK_FLAGS | CLONE_NEWUSER]),
             eperm
         );
-        assert_eq!(verdict(&prog, "clone", &[CLONE_NEWNS]), eperm);
-        assert_eq!(verdict(&prog, "clone3", &[]), errno(38));
+        assert_eq!(verdict_x86_64(&prog, "clone", &[CLONE_NEWNS]), eperm);
+        assert_eq!(verdict_x86_64(&prog, "clone3", &[]), errno(38));
         // socket: anything but AF_VSOCK.
-        assert_eq!(verdict(&prog, "socket", &[2, 1, 0]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "socket", &[40, 1, 0]), eperm);
+        assert_eq!(verdict_x86_64(&prog, "socket", &[2, 1, 0]), RET_ALLOW);
+        assert_eq!(verdict_x86_64(&prog, "socket", &[40, 1, 0]), eperm);
     }
 
     #[test]
     fn other_abis_use_their_own_numbers() {
-        let prog = compile(&fixture("docker-default-amd64.json")).unwrap();
+        let prog = compile_for_x86_64(&fixture("docker-default-amd64.json")).unwrap();
         let at =
             |arch, nr, args: &[u64]| run(prog.instructions(), &SeccompData::new(arch, nr, args));
         // i386: getcwd is 183, mount 21, socketcall 102.
@@ -125,7 +144,7 @@ mod docker {
 
     #[test]
     fn unlisted_x32_and_i386_are_bad_arches() {
-        let prog = compile(&profile(json!({
+        let prog = compile_for_x86_64(&profile(json!({
             "defaultAction": "SCMP_ACT_ALLOW",
             "architectures": ["SCMP_ARCH_X86_64"],
             "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_ERRNO"}]
@@ -140,34 +159,40 @@ mod docker {
 
     #[test]
     fn syscalls_newer_than_the_profile_get_enosys() {
-        let prog = compile(&fixture("docker-default-amd64.json")).unwrap();
+        let prog = compile_for_x86_64(&fixture("docker-default-amd64.json")).unwrap();
         let at = |arch, nr| run(prog.instructions(), &SeccompData::new(arch, nr, &[]));
         // Above everything the profile names: ENOSYS, not the default EPERM.
         assert_eq!(at(AUDIT_ARCH_X86_64, 1000), errno(38));
         assert_eq!(at(AUDIT_ARCH_I386, 1000), errno(38));
         assert_eq!(at(AUDIT_ARCH_X86_64, 1000 | X32_SYSCALL_BIT), errno(38));
         // Within the range the profile knows: the default.
-        assert_eq!(verdict(&prog, "swapon", &[]), errno(1));
+        assert_eq!(verdict_x86_64(&prog, "swapon", &[]), errno(1));
     }
 
     #[test]
     fn podman_default_verdicts() {
-        let prog = compile(&fixture("podman-default-amd64.json")).unwrap();
+        let prog = compile_for_x86_64(&fixture("podman-default-amd64.json")).unwrap();
         const AF_NETLINK: u64 = 16;
         const NETLINK_AUDIT: u64 = 9;
-        assert_eq!(verdict(&prog, "read", &[]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "kexec_load", &[]), errno(1));
+        assert_eq!(verdict_x86_64(&prog, "read", &[]), RET_ALLOW);
+        assert_eq!(verdict_x86_64(&prog, "kexec_load", &[]), errno(1));
         // Unlisted: the default ENOSYS.
-        assert_eq!(verdict(&prog, "swapon", &[]), errno(1));
-        assert_eq!(verdict(&prog, "add_key", &[]), errno(38));
+        assert_eq!(verdict_x86_64(&prog, "swapon", &[]), errno(1));
+        assert_eq!(verdict_x86_64(&prog, "add_key", &[]), errno(38));
         assert_eq!(
-            verdict(&prog, "socket", &[AF_NETLINK, 3, NETLINK_AUDIT]),
+            verdict_x86_64(&prog, "socket", &[AF_NETLINK, 3, NETLINK_AUDIT]),
             errno(22)
         );
-        assert_eq!(verdict(&prog, "socket", &[AF_NETLINK, 3, 0]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "socket", &[2, 1, NETLINK_AUDIT]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "personality", &[8]), RET_ALLOW);
-        assert_eq!(verdict(&prog, "personality", &[9]), errno(38));
+        assert_eq!(
+            verdict_x86_64(&prog, "socket", &[AF_NETLINK, 3, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            verdict_x86_64(&prog, "socket", &[2, 1, NETLINK_AUDIT]),
+            RET_ALLOW
+        );
+        assert_eq!(verdict_x86_64(&prog, "personality", &[8]), RET_ALLOW);
+        assert_eq!(verdict_x86_64(&prog, "personality", &[9]), errno(38));
     }
 }
 
@@ -241,15 +266,17 @@ fn comparisons_match_their_64_bit_meaning() {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 #[test]
 fn comparisons_on_32_bit_abis_use_the_low_half() {
-    let prog = compile(&profile(json!({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "architectures": ["SCMP_ARCH_X86"],
-        "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW",
-            "args": [{"index": 0, "value": 0xffff_ffff_u64, "op": "SCMP_CMP_EQ"}]}]
-    })))
+    let prog = compile_for(
+        &profile(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": ["SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 0xffff_ffff_u64, "op": "SCMP_CMP_EQ"}]}]
+        })),
+        Abi::X86_64,
+    )
     .unwrap();
     let i386 = |arg| {
         run(
@@ -434,4 +461,40 @@ fn rules_with_the_default_action_are_dropped() {
     // mount still counts for the -ENOSYS stub's "largest number named".
     assert_eq!(verdict(&with, "mount", &[]), errno(1));
     assert!(with.len() <= without.len());
+}
+
+#[test]
+fn aarch64_filters_have_native_and_arm_sections() {
+    const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+    let listed = json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+        "syscalls": [
+            {"names": ["getcwd", "open", "openat"], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+        ]
+    });
+    let prog = compile_for(&profile(listed), Abi::Aarch64).unwrap();
+    let at = |arch, nr, args: &[u64]| run(prog.instructions(), &SeccompData::new(arch, nr, args));
+    // aarch64: getcwd 17, openat 56, personality 92, mount 40; no open(2).
+    assert_eq!(at(AUDIT_ARCH_AARCH64, 17, &[]), RET_ALLOW);
+    assert_eq!(at(AUDIT_ARCH_AARCH64, 56, &[]), RET_ALLOW);
+    assert_eq!(at(AUDIT_ARCH_AARCH64, 40, &[]), errno(1));
+    assert_eq!(at(AUDIT_ARCH_AARCH64, 92, &[8]), RET_ALLOW);
+    assert_eq!(at(AUDIT_ARCH_AARCH64, 92, &[(1 << 32) | 8]), errno(1));
+    // arm: getcwd 183, open 5, personality 136 (low half only).
+    assert_eq!(at(AUDIT_ARCH_ARM, 183, &[]), RET_ALLOW);
+    assert_eq!(at(AUDIT_ARCH_ARM, 5, &[]), RET_ALLOW);
+    assert_eq!(at(AUDIT_ARCH_ARM, 136, &[8]), RET_ALLOW);
+    assert_eq!(at(AUDIT_ARCH_ARM, 21, &[]), errno(1));
+    // No x86 sections on an arm64 kernel, and no x32 check either.
+    assert_eq!(at(AUDIT_ARCH_X86_64, 79, &[]), RET_BAD_ARCH);
+    assert_eq!(at(AUDIT_ARCH_AARCH64, 17 | X32_SYSCALL_BIT, &[]), errno(38));
+
+    let unlisted = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+    let prog = compile_for(&profile(unlisted), Abi::Aarch64).unwrap();
+    let at = |arch, nr| run(prog.instructions(), &SeccompData::new(arch, nr, &[]));
+    assert_eq!(at(AUDIT_ARCH_AARCH64, 17), RET_ALLOW);
+    assert_eq!(at(AUDIT_ARCH_ARM, 183), RET_BAD_ARCH);
 }
