@@ -1,5 +1,15 @@
 //! berth's container engine: turns user intent (an image, a command line,
 //! volumes) into a prepared rootfs and a runtime spec, and supervises it.
 
+pub mod container;
+mod engine;
+mod error;
+pub mod inspect;
+mod lifecycle;
+pub mod logs;
 pub mod options;
 pub mod spec;
+
+pub use engine::Engine;
+pub use error::EngineError;
+pub use lifecycle::{ExecRequest, DEFAULT_STOP_TIMEOUT};

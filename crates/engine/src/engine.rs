@@ -1,0 +1,76 @@
+//! The engine handle: the store (`--root`) and the runtime dir
+//! (`--runroot`), and the container lookups every verb starts from.
+//! Reads reconcile: a record that claims a live process is checked
+//! against `/proc` before it is shown.
+
+use std::path::{Path, PathBuf};
+
+use storage::Store;
+
+use crate::container::{Container, Containers};
+use crate::error::EngineError;
+
+/// One open engine: the image store plus the container table.
+pub struct Engine {
+    store: Store,
+    runroot: PathBuf,
+}
+
+impl Engine {
+    /// Opens the store at `root` (creating it) and the engine's tables.
+    /// `runroot` holds what must not survive a reboot (sockets).
+    pub fn open(root: &Path, runroot: &Path) -> Result<Engine, EngineError> {
+        let store = Store::open(root)?;
+        Containers::open(store.db())?;
+        Ok(Engine {
+            store,
+            runroot: runroot.to_path_buf(),
+        })
+    }
+
+    /// The image store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// `--runroot`.
+    pub fn runroot(&self) -> &Path {
+        &self.runroot
+    }
+
+    /// The container table.
+    pub fn containers(&self) -> Containers<'_> {
+        Containers::from_db(self.store.db())
+    }
+
+    /// `containers/<id>` in the store.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.store.container_dir(id)
+    }
+
+    /// The json-lines log of a container.
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.container_dir(id).join("ctr.log")
+    }
+
+    /// Finds a container by name, id or unique id prefix, with its state
+    /// reconciled against the live system.
+    pub fn find(&self, reference: &str) -> Result<Container, EngineError> {
+        let c = self.containers().find(reference)?;
+        self.reconcile(c)
+    }
+
+    /// Every container, newest first, reconciled.
+    pub fn list(&self) -> Result<Vec<Container>, EngineError> {
+        self.containers()
+            .list()?
+            .into_iter()
+            .map(|c| self.reconcile(c))
+            .collect()
+    }
+
+    /// A container using `image_id`, for `rmi`'s in-use check.
+    pub fn image_user(&self, image_id: &str) -> Option<String> {
+        self.containers().using_image(image_id).ok().flatten()
+    }
+}

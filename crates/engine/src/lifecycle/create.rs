@@ -1,0 +1,89 @@
+//! `create`: resolve the image, apply the options to its config, reserve
+//! the name, and prepare the rootfs (init layer, upper, work).
+
+use storage::InitFiles;
+
+use crate::container::{now_rfc3339, random_id, random_name, Container, State};
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::options::RunOptions;
+use crate::spec::{effective_caps, ContainerConfig};
+
+/// Docker's `/etc/hosts` for a container without a network address.
+const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+/// The host's resolv.conf without loopback name servers (unreachable from
+/// the container's own network namespace); Google's servers when none is
+/// left, as Docker's `resolvconf.FilterResolvDNS` does.
+fn resolv_conf() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let mut out = String::new();
+    let mut servers = 0;
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("nameserver") {
+            let addr = words.next().unwrap_or("");
+            if addr.starts_with("127.") || addr == "::1" {
+                continue;
+            }
+            servers += 1;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if servers == 0 {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+impl Engine {
+    /// Creates a container from `image` with `opts`; `args` are the words
+    /// after the image (they replace its Cmd).
+    pub fn create(
+        &self,
+        image: &str,
+        opts: RunOptions,
+        args: &[String],
+    ) -> Result<Container, EngineError> {
+        let image_id = self.store().resolve(image)?;
+        let image_config = self.store().image_config(&image_id)?;
+        let id = random_id();
+        let config = ContainerConfig::new(&id, image, image_config.config().as_ref(), &opts, args)?;
+        // Refuse bad capabilities now rather than at start.
+        effective_caps(&opts.cap_add, &opts.cap_drop, opts.privileged)?;
+        let mut container = Container {
+            id: id.clone(),
+            name: opts.name.clone().unwrap_or_else(|| random_name(0)),
+            image_id: image_id.to_string(),
+            created: now_rfc3339(),
+            config,
+            host_config: opts,
+            state: State::default(),
+        };
+        let mut attempt = 0;
+        loop {
+            match self.containers().insert(&container) {
+                Err(EngineError::NameInUse { .. })
+                    if container.host_config.name.is_none() && attempt < 10 =>
+                {
+                    attempt += 1;
+                    container.name = random_name(attempt);
+                }
+                r => break r?,
+            }
+        }
+        let init = InitFiles {
+            hostname: &container.config.hostname,
+            hosts: HOSTS,
+            resolv_conf: &resolv_conf(),
+        };
+        if let Err(e) = self.store().prepare_container_rootfs(&image_id, &id, &init) {
+            let _ = self.store().remove_container_rootfs(&id);
+            let _ = self.containers().remove(&id);
+            return Err(e.into());
+        }
+        Ok(container)
+    }
+}

@@ -1,0 +1,109 @@
+//! A container owned by the calling process (`run` without `-d`,
+//! `start -a`): stdio inherited, signals forwarded, exit code returned.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use runtime::Stdio;
+
+use crate::container::Container;
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+/// The pid signals are forwarded to (0: none yet).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+/// Signals a foreground `run` relays to the container, as `docker run`
+/// (sig-proxy) does.
+const FORWARDED: &[Signal] = &[
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGCONT,
+    Signal::SIGWINCH,
+];
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = FORWARD_TO.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe and takes plain integers.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+fn install_forwarding() {
+    // No SA_RESTART: a blocking waitpid returns EINTR, which the wait
+    // loop retries; the handler itself does all the work.
+    let action = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in FORWARDED {
+        // SAFETY: the handler only reads an atomic and calls kill(2), both
+        // async-signal-safe.
+        let _ = unsafe { sigaction(*sig, &action) };
+    }
+}
+
+impl Engine {
+    /// Runs `c` in the foreground and returns the container's exit code.
+    /// A start failure is an error whose [`EngineError::exit_code`] is
+    /// Docker's 125/126/127. `--rm` removes the container afterwards.
+    pub fn run_foreground(&self, c: &Container) -> Result<i32, EngineError> {
+        let result = self.run_attached(c);
+        if c.host_config.auto_remove {
+            let _ = self.remove(&c.id, true);
+        }
+        result
+    }
+
+    fn run_attached(&self, c: &Container) -> Result<i32, EngineError> {
+        self.record_owner(&c.id)?;
+        let launch = match self.prepare_launch(c) {
+            Ok(l) => l,
+            Err(e) => {
+                self.record_start_failed(&c.id, &e);
+                return Err(e);
+            }
+        };
+        // Without -i the container reads /dev/null, as Docker's.
+        let devnull =
+            File::open("/dev/null").map_err(EngineError::io(&c.id, "open", "/dev/null"))?;
+        let stdin = if c.host_config.interactive {
+            None
+        } else {
+            Some(devnull.as_fd())
+        };
+        let stdio = Stdio {
+            stdin,
+            stdout: None,
+            stderr: None,
+        };
+        if c.host_config.tty {
+            return self.run_with_tty(c, &launch);
+        }
+        install_forwarding();
+        let init = match self.spawn(c, &launch, stdio, None) {
+            Ok(p) => p,
+            Err(e) => {
+                self.record_start_failed(&c.id, &e);
+                return Err(e);
+            }
+        };
+        FORWARD_TO.store(init.pid.as_raw(), Ordering::Relaxed);
+        self.record_started(&c.id, init.pid)?;
+        let code = init.wait();
+        FORWARD_TO.store(0, Ordering::Relaxed);
+        let code = code.unwrap_or(crate::container::EXIT_UNKNOWN);
+        self.record_exit(&c.id, code);
+        Ok(code)
+    }
+}

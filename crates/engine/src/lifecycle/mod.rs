@@ -1,0 +1,15 @@
+//! The container verbs, one file per concern: create, start (spawn and
+//! record), foreground run, the detached monitor, stop/kill/wait, removal,
+//! exec.
+
+mod create;
+mod exec;
+mod foreground;
+mod monitor;
+mod remove;
+pub(crate) mod start;
+mod stop;
+mod tty;
+
+pub use self::exec::ExecRequest;
+pub use self::stop::DEFAULT_STOP_TIMEOUT;

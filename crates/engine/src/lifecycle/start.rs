@@ -1,0 +1,280 @@
+//! Starting a container's init: the spec (user resolved from the image's
+//! passwd), the overlay, the cgroup, `runtime::spawn_init` in-process; and
+//! recording what happened (started, failed, exited).
+
+use std::fs;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use cgroups::Manager;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxResources, Spec};
+use runtime::spawn::HookError;
+use runtime::{InitHooks, InitOptions, InitProcess, Overlay, Stdio};
+
+use crate::container::{boot_id, now_rfc3339, process_start_time, Container, Status, EXIT_UNKNOWN};
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::spec::{build_spec, host_is_cgroup2, resolve_user, SpecInput};
+
+/// Everything needed to spawn the init, computed before any process exists.
+pub(crate) struct Launch {
+    pub(crate) spec: Spec,
+    pub(crate) overlay: Overlay,
+    pub(crate) bundle: PathBuf,
+}
+
+/// The cgroup path of a container.
+pub(crate) fn cgroup_path(id: &str) -> String {
+    format!("/berth/{id}")
+}
+
+/// The container's cgroup (nothing is created by building it).
+pub(crate) fn cgroup(id: &str) -> Result<Manager, EngineError> {
+    Manager::new(Some(&cgroup_path(id)), id).map_err(|source| EngineError::Cgroup {
+        id: id.to_string(),
+        source,
+    })
+}
+
+/// A file of the merged rootfs, read from the layer directories top-down
+/// (the overlay is only ever mounted inside the container). A whiteout
+/// hides the layers below.
+fn read_rootfs_file(layers: &[PathBuf], rel: &str) -> Option<String> {
+    for layer in layers {
+        let p = layer.join(rel);
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_char_device() => return None,
+            Ok(m) if m.is_file() => return fs::read_to_string(&p).ok(),
+            _ => continue,
+        }
+    }
+    None
+}
+
+/// Places the init in its cgroup and applies the limits, right after clone
+/// and before the init runs any user code.
+struct CgroupHooks<'a> {
+    manager: &'a Manager,
+    resources: Option<&'a LinuxResources>,
+}
+
+impl InitHooks for CgroupHooks<'_> {
+    fn after_clone(&mut self, pid: Pid) -> Result<(), HookError> {
+        self.manager.create()?;
+        self.manager.add_task(pid.as_raw())?;
+        if let Some(r) = self.resources {
+            self.manager.apply(r)?;
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Builds the spec and overlay for `c` and writes `config.json`.
+    pub(crate) fn prepare_launch(&self, c: &Container) -> Result<Launch, EngineError> {
+        let image_id = c.image_id.parse().map_err(|_| EngineError::Corrupt {
+            id: c.id.clone(),
+            reason: format!("image id {:?}", c.image_id),
+        })?;
+        let layout = self.store().container_rootfs_layout(&image_id, &c.id)?;
+        let mut files_from: Vec<PathBuf> = vec![layout.upper.clone()];
+        files_from.extend(layout.lower.iter().cloned());
+        let passwd = read_rootfs_file(&files_from, "etc/passwd");
+        let group = read_rootfs_file(&files_from, "etc/group");
+        let user = resolve_user(&c.config.user, passwd.as_deref(), group.as_deref())?;
+        let init_binary = init_binary();
+        let cg = cgroup_path(&c.id);
+        let spec = build_spec(&SpecInput {
+            config: &c.config,
+            options: &c.host_config,
+            user: &user,
+            rootfs: &layout.rootfs,
+            cgroups_path: &cg,
+            private_cgroupns: host_is_cgroup2(),
+            init_binary: init_binary.as_deref(),
+        })?;
+        let bundle = self.container_dir(&c.id);
+        let config_path = bundle.join("config.json");
+        let json = serde_json::to_vec_pretty(&spec).unwrap_or_default();
+        fs::write(&config_path, json).map_err(EngineError::io(&c.id, "write", &config_path))?;
+        Ok(Launch {
+            spec,
+            overlay: Overlay {
+                lower: layout.lower,
+                upper: layout.upper,
+                work: layout.work,
+            },
+            bundle,
+        })
+    }
+
+    /// Spawns the init in-process; returns once it has exec'd the entrypoint.
+    pub(crate) fn spawn(
+        &self,
+        c: &Container,
+        launch: &Launch,
+        stdio: Stdio<'_>,
+        console_socket: Option<&Path>,
+    ) -> Result<InitProcess, EngineError> {
+        let manager = cgroup(&c.id)?;
+        let resources = launch
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref());
+        let mut hooks = CgroupHooks {
+            manager: &manager,
+            resources,
+        };
+        let opts = InitOptions {
+            id: &c.id,
+            spec: &launch.spec,
+            bundle: &launch.bundle,
+            overlay: Some(&launch.overlay),
+            console_socket,
+            no_pivot: false,
+            exec_fifo: None,
+            stdio,
+        };
+        match runtime::spawn_init(&opts, &mut hooks) {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let _ = manager.kill_all(Signal::SIGKILL);
+                let _ = manager.remove();
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Claims the container for this process (the foreground CLI or the
+    /// monitor) before spawning, so a crash mid-start is recognised.
+    pub(crate) fn record_owner(&self, id: &str) -> Result<(), EngineError> {
+        let me = std::process::id() as i32;
+        let start = process_start_time(me).unwrap_or(0);
+        self.containers().update_state(id, |s| {
+            if s.status.is_active() {
+                return Err(EngineError::BadState {
+                    id: id.to_string(),
+                    state: s.status.as_str().into(),
+                });
+            }
+            s.monitor_pid = me;
+            s.monitor_start = start;
+            s.boot_id = boot_id().to_string();
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Records a running init.
+    pub(crate) fn record_started(&self, id: &str, pid: Pid) -> Result<(), EngineError> {
+        let start = process_start_time(pid.as_raw()).unwrap_or(0);
+        self.containers().update_state(id, |s| {
+            s.status = Status::Running;
+            s.pid = pid.as_raw();
+            s.pid_start = start;
+            s.exit_code = 0;
+            s.error.clear();
+            s.started_at = now_rfc3339();
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Records a start that failed before the entrypoint ran (Docker keeps
+    /// the container, with the error and 126/127/125 as exit code).
+    pub(crate) fn record_start_failed(&self, id: &str, err: &EngineError) {
+        let _ = self.containers().update_state(id, |s| {
+            s.status = if s.started_at == crate::container::ZERO_TIME {
+                Status::Created
+            } else {
+                Status::Exited
+            };
+            s.exit_code = err.exit_code();
+            s.error = err.to_string();
+            s.pid = 0;
+            s.monitor_pid = 0;
+            Ok(())
+        });
+    }
+
+    /// Records the end of the init with its exit code, and removes the
+    /// cgroup (killing any straggler first).
+    pub(crate) fn record_exit(&self, id: &str, code: i32) {
+        let _ = self.containers().update_state(id, |s| {
+            s.status = Status::Exited;
+            s.exit_code = code;
+            s.pid = 0;
+            s.pid_start = 0;
+            s.monitor_pid = 0;
+            s.finished_at = now_rfc3339();
+            Ok(())
+        });
+        self.remove_cgroup(id);
+    }
+
+    /// Kills what is left in the container's cgroup and removes it.
+    pub(crate) fn remove_cgroup(&self, id: &str) {
+        if let Ok(m) = cgroup(id) {
+            if m.exists() {
+                let _ = m.thaw();
+                let _ = m.kill_all(Signal::SIGKILL);
+                let _ = m.remove();
+            }
+        }
+    }
+
+    /// Reconciles a record with the system: an active container whose init
+    /// and owner are both gone is exited (code unknown: 255); a start that
+    /// was interrupted leaves no process behind.
+    pub(crate) fn reconcile(&self, c: Container) -> Result<Container, EngineError> {
+        let s = &c.state;
+        let owner = crate::container::ProcessRef {
+            pid: s.monitor_pid,
+            start: s.monitor_start,
+            boot_id: &s.boot_id,
+        };
+        let init = crate::container::ProcessRef {
+            pid: s.pid,
+            start: s.pid_start,
+            boot_id: &s.boot_id,
+        };
+        let stale = match s.status {
+            Status::Running | Status::Paused | Status::Restarting => {
+                !init.alive() && !owner.alive()
+            }
+            Status::Created | Status::Exited | Status::Dead | Status::Removing => {
+                s.monitor_pid != 0 && !owner.alive()
+            }
+        };
+        if !stale {
+            return Ok(c);
+        }
+        let (pid, monitor) = (s.pid, s.monitor_pid);
+        let state = self.containers().update_state(&c.id, |st| {
+            // Only if nobody changed it meanwhile.
+            if st.pid == pid && st.monitor_pid == monitor {
+                if st.status.is_active() || st.status == Status::Restarting {
+                    st.status = Status::Exited;
+                    st.exit_code = EXIT_UNKNOWN;
+                    st.finished_at = now_rfc3339();
+                }
+                st.pid = 0;
+                st.monitor_pid = 0;
+            }
+            Ok(())
+        })?;
+        self.remove_cgroup(&c.id);
+        Ok(Container { state, ..c })
+    }
+}
+
+/// The static reaper bound into `--init` containers: `berth-init` next to
+/// the running binary (built statically), if present.
+fn init_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let candidate = exe.parent()?.join("berth-init");
+    candidate.is_file().then_some(candidate)
+}

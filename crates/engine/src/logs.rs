@@ -1,0 +1,269 @@
+//! The container log in Docker's json-file format: one JSON object per
+//! line, `{"log":"hi\n","stream":"stdout","time":"…Z"}`; written by the
+//! monitor, read by `logs`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use serde::{Deserialize, Serialize};
+
+use crate::container::now_rfc3339;
+
+/// Docker splits lines longer than this into several entries.
+const MAX_ENTRY: usize = 16 * 1024;
+
+/// One log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The bytes, usually ending with `\n` (lossily UTF-8).
+    pub log: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// RFC 3339 nanosecond timestamp.
+    pub time: String,
+}
+
+/// Appends entries to a container's log.
+pub struct LogWriter {
+    file: File,
+}
+
+impl LogWriter {
+    /// Opens (creating) the log for appending.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = File::options().create(true).append(true).open(path)?;
+        Ok(LogWriter { file })
+    }
+
+    /// Writes one entry.
+    pub fn write(&mut self, stream: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let entry = LogEntry {
+            log: String::from_utf8_lossy(bytes).into_owned(),
+            stream: stream.to_string(),
+            time: now_rfc3339(),
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)
+    }
+
+    /// Copies the container's stdout and stderr pipes into the log, line by
+    /// line, until both are closed.
+    pub fn pump(&mut self, stdout: OwnedFd, stderr: OwnedFd) {
+        let mut streams = [
+            (Some(stdout), "stdout", Vec::new()),
+            (Some(stderr), "stderr", Vec::new()),
+        ];
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let open: Vec<usize> = (0..2).filter(|i| streams[*i].0.is_some()).collect();
+            if open.is_empty() {
+                break;
+            }
+            let ready: Vec<(usize, bool)> = {
+                let mut fds: Vec<PollFd> = open
+                    .iter()
+                    .map(|i| {
+                        let fd = streams[*i].0.as_ref().map(|f| f.as_fd());
+                        PollFd::new(fd.expect("open stream has an fd"), PollFlags::POLLIN)
+                    })
+                    .collect();
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break,
+                    Ok(_) => {}
+                }
+                open.iter()
+                    .zip(fds.iter())
+                    .map(|(i, f)| (*i, f.revents().is_some_and(|r| !r.is_empty())))
+                    .collect()
+            };
+            for (i, is_ready) in ready {
+                if !is_ready {
+                    continue;
+                }
+                let (fd, stream, pending) = &mut streams[i];
+                let n = match fd.as_ref().map(|f| nix::unistd::read(f, &mut buf)) {
+                    Some(Ok(n)) => n,
+                    Some(Err(nix::errno::Errno::EINTR)) => continue,
+                    _ => 0,
+                };
+                if n == 0 {
+                    if !pending.is_empty() {
+                        let _ = self.write(stream, pending);
+                        pending.clear();
+                    }
+                    *fd = None;
+                    continue;
+                }
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=pos).collect();
+                    let _ = self.write(stream, &line);
+                }
+                while pending.len() >= MAX_ENTRY {
+                    let chunk: Vec<u8> = pending.drain(..MAX_ENTRY).collect();
+                    let _ = self.write(stream, &chunk);
+                }
+            }
+        }
+    }
+}
+
+/// What `logs` prints.
+#[derive(Debug, Clone, Default)]
+pub struct LogsOptions {
+    /// Keep printing new entries while the container runs.
+    pub follow: bool,
+    /// Only the last N entries.
+    pub tail: Option<usize>,
+    /// Prefix each line with its timestamp.
+    pub timestamps: bool,
+}
+
+fn emit(
+    entry: &LogEntry,
+    timestamps: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    let w: &mut dyn Write = if entry.stream == "stderr" { err } else { out };
+    if timestamps {
+        write!(w, "{} ", entry.time)?;
+    }
+    w.write_all(entry.log.as_bytes())?;
+    w.flush()
+}
+
+/// Prints a log file; with `follow`, keeps reading until `running()`
+/// turns false and the file has no more data.
+pub fn print_logs(
+    path: &Path,
+    opts: &LogsOptions,
+    running: &mut dyn FnMut() -> bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<()> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !opts.follow {
+                return Ok(());
+            }
+            // The monitor creates the log with its first output.
+            loop {
+                if let Ok(f) = File::open(path) {
+                    break f;
+                }
+                if !running() {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let mut reader = BufReader::new(file);
+    let mut entries = Vec::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        if line.ends_with('\n') {
+            if let Ok(e) = serde_json::from_str::<LogEntry>(&line) {
+                entries.push(e);
+            }
+            line.clear();
+        } else {
+            break;
+        }
+    }
+    let skip = opts.tail.map_or(0, |n| entries.len().saturating_sub(n));
+    for e in &entries[skip..] {
+        emit(e, opts.timestamps, out, err)?;
+    }
+    if !opts.follow {
+        return Ok(());
+    }
+    let mut pos = reader.stream_position()? - line.len() as u64;
+    let mut file = reader.into_inner();
+    loop {
+        let alive = running();
+        file.seek(SeekFrom::Start(pos))?;
+        let mut reader = BufReader::new(&file);
+        let mut got = false;
+        let mut l = String::new();
+        while reader.read_line(&mut l)? > 0 && l.ends_with('\n') {
+            pos += l.len() as u64;
+            if let Ok(e) = serde_json::from_str::<LogEntry>(&l) {
+                emit(&e, opts.timestamps, out, err)?;
+            }
+            got = true;
+            l.clear();
+        }
+        if !alive && !got {
+            return Ok(());
+        }
+        if !got {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pump_splits_lines_and_streams() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctr.log");
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        let (err_r, err_w) = nix::unistd::pipe().unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut o = File::from(out_w);
+            let mut e = File::from(err_w);
+            o.write_all(b"hello\nwor").unwrap();
+            e.write_all(b"oops\n").unwrap();
+            o.write_all(b"ld\nno newline").unwrap();
+        });
+        let mut log = LogWriter::open(&path).unwrap();
+        log.pump(out_r, err_r);
+        writer.join().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let entries: Vec<LogEntry> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let stdout: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.stream == "stdout")
+            .map(|e| e.log.as_str())
+            .collect();
+        assert_eq!(stdout, vec!["hello\n", "world\n", "no newline"]);
+        assert!(entries
+            .iter()
+            .any(|e| e.stream == "stderr" && e.log == "oops\n"));
+        assert!(entries[0].time.ends_with('Z'));
+
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let opts = LogsOptions {
+            tail: Some(1),
+            ..Default::default()
+        };
+        print_logs(&path, &opts, &mut || false, &mut out, &mut err).unwrap();
+        let all = String::from_utf8(out).unwrap() + &String::from_utf8(err).unwrap();
+        assert_eq!(all, entries.last().unwrap().log);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let opts = LogsOptions {
+            timestamps: true,
+            follow: true,
+            ..Default::default()
+        };
+        print_logs(&path, &opts, &mut || false, &mut out, &mut err).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.lines().next().unwrap().ends_with("Z hello"));
+    }
+}
