@@ -1,5 +1,9 @@
 //! The runtime's process API: turn a spec + rootfs into a running, isolated
 //! init process (`spawn_init`), and exec an extra process into it (`spawn_exec`).
+//!
+//! Both clone without re-executing the runtime (as crun) and without
+//! `pthread_atfork` handlers: call them from a single-threaded process (the
+//! CLI and the engine are; tests fork first).
 
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};

@@ -88,6 +88,16 @@ pub fn in_child(f: impl FnOnce() -> i32) -> i32 {
 
 /// Runs the container to completion with stdout/stderr captured in files.
 pub fn run(bundle: &Bundle, spec: &Spec, overlay: Option<&Overlay>) -> Outcome {
+    run_with(bundle, spec, overlay, false)
+}
+
+/// [`run`], choosing `no_pivot`.
+pub fn run_with(
+    bundle: &Bundle,
+    spec: &Spec,
+    overlay: Option<&Overlay>,
+    no_pivot: bool,
+) -> Outcome {
     let out = bundle.path().join("stdout");
     let err = bundle.path().join("stderr");
     let result = bundle.path().join("result");
@@ -101,7 +111,7 @@ pub fn run(bundle: &Bundle, spec: &Spec, overlay: Option<&Overlay>) -> Outcome {
             bundle: bundle.path(),
             overlay,
             console_socket: None,
-            no_pivot: false,
+            no_pivot,
             exec_fifo: None,
             stdio: Stdio {
                 stdin: None,

@@ -190,3 +190,13 @@ fn symlinked_mount_targets_stay_in_rootfs() {
     assert!(!std::path::Path::new("/host").exists());
     assert!(!std::path::Path::new("/etc/x").exists());
 }
+
+#[test]
+fn no_pivot_moves_the_root_and_chroots() {
+    let b = Bundle::busybox();
+    let s = spec(&["sh", "-c", "hostname; ls /; exit 4"]);
+    let (code, out, err) = common::run_with(&b, &s, None, true).ok();
+    assert_eq!(code, 4, "stderr: {err}");
+    assert!(out.starts_with("box\n"), "{out}");
+    assert!(out.contains("bin") && !out.contains("work"), "{out}");
+}

@@ -1,6 +1,10 @@
 //! The container process's own attributes (DESIGN.md step 3.7): rlimits,
 //! oom score, no_new_privs, capabilities, user and groups, umask, cwd,
 //! env, seccomp, and finally `execve` of `process.args`.
+//!
+//! `process.apparmorProfile` and `process.selinuxLabel` are ignored: the
+//! hosts berth targets so far run neither LSM (no /sys/module/apparmor, no
+//! /sys/fs/selinux), so there is nothing to apply them to.
 
 pub(crate) mod caps;
 pub(crate) mod lookup;
