@@ -1,0 +1,180 @@
+//! `ps` / `container ls`: Docker's columns, `-a`, `-q`, `--no-trunc`,
+//! `-f status=|name=|label=|id=`, `--format`.
+
+use std::io::{self, Write};
+
+use anyhow::{bail, Result};
+use clap::Args;
+use engine::container::{Container, Status};
+use engine::inspect::{human_duration, status_text};
+use serde_json::{json, Value};
+
+use super::containers::{fail, open_engine};
+use crate::tabwriter;
+use crate::template::Template;
+use crate::Globals;
+
+/// `berth ps`.
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Filter output based on conditions provided.
+    #[arg(short = 'f', long = "filter", value_name = "filter")]
+    filters: Vec<String>,
+    /// Format output using a custom template.
+    #[arg(long, value_name = "string")]
+    format: Option<String>,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Only display container IDs.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Show n last created containers (includes all states).
+    #[arg(short = 'n', long, value_name = "int")]
+    last: Option<usize>,
+    /// Show the latest created container (includes all states).
+    #[arg(short = 'l', long)]
+    latest: bool,
+}
+
+const DEFAULT_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+];
+
+/// Docker truncates COMMAND to 20 characters with an ellipsis.
+fn ellipsis(s: &str, max: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= max {
+        return s.to_string();
+    }
+    let mut out: String = chars[..max - 1].iter().collect();
+    out.push('…');
+    out
+}
+
+fn row(c: &Container, no_trunc: bool) -> Value {
+    let cmd: Vec<&str> = c.config.entrypoint.iter().chain(&c.config.cmd).map(String::as_str).collect();
+    let cmd = cmd.join(" ");
+    let command = if no_trunc { format!("\"{cmd}\"") } else { format!("\"{}\"", ellipsis(&cmd, 20)) };
+    let created = chrono::DateTime::parse_from_rfc3339(&c.created).ok();
+    let running_for = created.map_or(String::new(), |t| {
+        format!("{} ago", human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()))
+    });
+    let created_at = created.map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string());
+    let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    json!({
+        "ID": if no_trunc { c.id.clone() } else { c.short_id().to_string() },
+        "Image": c.config.image,
+        "Command": command,
+        "CreatedAt": created_at,
+        "RunningFor": running_for,
+        "Ports": "",
+        "State": c.state.status.as_str(),
+        "Status": status_text(c),
+        "Size": "0B",
+        "Names": c.name,
+        "Labels": labels.join(","),
+        "Mounts": "",
+        "Networks": c.host_config.network.as_str(),
+    })
+}
+
+/// One `-f key=value`.
+fn keep(c: &Container, filters: &[(String, String)]) -> bool {
+    // Docker ORs values of one key and ANDs different keys.
+    let keys: std::collections::BTreeSet<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
+    keys.into_iter().all(|key| {
+        filters.iter().filter(|(k, _)| k == key).any(|(_, v)| match key {
+            "status" => c.state.status.as_str() == v,
+            "name" => c.name.contains(v.trim_start_matches('/')),
+            "id" => c.id.starts_with(v.as_str()),
+            "label" => match v.split_once('=') {
+                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+                None => c.config.labels.contains_key(v.as_str()),
+            },
+            "ancestor" => &c.config.image == v || c.image_id.contains(v.as_str()),
+            _ => false,
+        })
+    })
+}
+
+const STATUSES: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+
+fn parse_filters(raw: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for f in raw {
+        let Some((k, v)) = f.split_once('=') else {
+            bail!("bad format of filter (expected name=value)");
+        };
+        match k {
+            "status" if !STATUSES.contains(&v) => {
+                bail!("invalid filter 'status={v}'")
+            }
+            "status" | "name" | "id" | "label" | "ancestor" => {}
+            _ => bail!("invalid filter '{k}'"),
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// `berth ps`.
+pub fn ps(g: &Globals, a: PsArgs) -> Result<()> {
+    let filters = parse_filters(&a.filters)?;
+    let engine = open_engine(g).unwrap_or_else(|e| fail(&e));
+    let mut all = engine.list().unwrap_or_else(|e| fail(&e));
+    let limit = if a.latest { Some(1) } else { a.last };
+    let show_all = a.all || limit.is_some() || filters.iter().any(|(k, _)| k == "status");
+    all.retain(|c| (show_all || c.state.status == Status::Running || c.state.status == Status::Paused) && keep(c, &filters));
+    if let Some(n) = limit {
+        all.truncate(n);
+    }
+    let rows: Vec<Value> = all.iter().map(|c| row(c, a.no_trunc)).collect();
+    let mut out = io::stdout().lock();
+    if a.quiet {
+        for r in &rows {
+            writeln!(out, "{}", r["ID"].as_str().unwrap_or_default())?;
+        }
+        return Ok(());
+    }
+    let format = match a.format.as_deref() {
+        None | Some("") | Some("table") => DEFAULT_TABLE.to_string(),
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) => f.to_string(),
+    };
+    let format = format.replace("\\t", "\t").replace("\\n", "\n");
+    if let Some(t) = format.strip_prefix("table") {
+        let body = t.trim_start();
+        let tpl = Template::parse(body)?;
+        let headers = Value::Object(HEADERS.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect());
+        let mut lines = vec![tpl.render(&headers)?];
+        for r in &rows {
+            lines.push(tpl.render(r)?);
+        }
+        out.write_all(tabwriter::align(&lines).as_bytes())?;
+    } else {
+        let tpl = Template::parse(&format)?;
+        for r in &rows {
+            writeln!(out, "{}", tpl.render(r)?)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! One module per command group: image archives (`import`, `load`,
+//! `save`) and image management (`images`, `tag`, `rmi`, `inspect`,
+//! `image prune`), plus the helpers they share.
+
+pub mod archive;
+mod image_inspect;
+pub mod images;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use storage::{Digest, Store};
+
+pub use image_inspect::inspect_doc;
+
+use crate::template::escape_html;
+use crate::Globals;
+
+/// Opens the store at `--root`.
+pub fn open_store(g: &Globals) -> Result<Store> {
+    Store::open(&g.root).with_context(|| format!("cannot open store at {}", g.root.display()))
+}
+
+/// No containers exist yet (issue 4), so no image is in use.
+pub fn no_container_uses(_: &Digest) -> Option<String> {
+    None
+}
+
+/// JSON as Docker's `inspect` prints it: `json.MarshalIndent` with four
+/// spaces, HTML characters escaped.
+pub fn docker_json_indent<T: Serialize>(v: &T) -> Result<String> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    v.serialize(&mut ser)?;
+    Ok(escape_html(&String::from_utf8(buf)?))
+}
