@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, pipe, ForkResult};
 use oci_spec::runtime::LinuxSeccomp;
-use runtime::seccomp::{install, SeccompError};
+use runtime::seccomp::{compile, install, SeccompError};
 use serde_json::json;
 
 fn profile(value: serde_json::Value) -> LinuxSeccomp {
@@ -265,8 +265,10 @@ fn kill_process_action_ends_the_process_with_sigsys() {
         "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
         "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]
     }));
+    // Compiled in the parent, only loaded in the child (flags included).
+    let program = compile(&seccomp).unwrap();
     let outcome = in_child(|| {
-        install(&seccomp).map_err(|e| e.to_string())?;
+        program.load().map_err(|e| e.to_string())?;
         // SAFETY: getppid takes no arguments.
         unsafe { libc::syscall(libc::SYS_getppid) };
         Err("getppid returned".to_owned())

@@ -45,9 +45,15 @@ pub use bpf::{SockFilter, MAX_INSNS};
 pub use error::SeccompError;
 
 /// A compiled seccomp filter, ready for `seccomp(SECCOMP_SET_MODE_FILTER)`.
+///
+/// Compiling in the parent and only [`Program::load`]ing in the container
+/// process reports profile errors before the process exists and keeps the
+/// child's last steps free of allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
     insns: Vec<SockFilter>,
+    /// `SECCOMP_FILTER_FLAG_*` from the profile's `flags`.
+    flags: u32,
 }
 
 impl Program {
@@ -65,6 +71,12 @@ impl Program {
     pub fn is_empty(&self) -> bool {
         self.insns.is_empty()
     }
+
+    /// Loads the filter into the calling thread with the profile's flags
+    /// (LOG, SPEC_ALLOW, TSYNC). Needs no_new_privs or CAP_SYS_ADMIN.
+    pub fn load(&self) -> Result<(), SeccompError> {
+        load::set_mode_filter(&self.insns, self.flags)
+    }
 }
 
 /// Compiles an OCI seccomp profile into a BPF program for this machine.
@@ -74,10 +86,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program, SeccompError> {
 
 /// Compiles for a kernel whose native ABI is `native` (tests build aarch64
 /// filters on x86_64 hosts and the reverse).
-fn compile_for(profile: &LinuxSeccomp, native: abi::Abi) -> Result<Program, SeccompError> {
-    let profile = rules::Profile::from_oci(profile, native)?;
+fn compile_for(spec: &LinuxSeccomp, native: abi::Abi) -> Result<Program, SeccompError> {
+    let profile = rules::Profile::from_oci(spec, native)?;
     Ok(Program {
         insns: codegen::generate(&profile)?,
+        flags: load::filter_flags(spec.flags().as_deref().unwrap_or_default()),
     })
 }
 
@@ -86,7 +99,5 @@ fn compile_for(profile: &LinuxSeccomp, native: abi::Abi) -> Result<Program, Secc
 /// no_new_privs is set (or with CAP_SYS_ADMIN): every later syscall of this
 /// thread, execve included, goes through the filter.
 pub fn install(profile: &LinuxSeccomp) -> Result<(), SeccompError> {
-    let program = compile(profile)?;
-    let flags = load::filter_flags(profile.flags().as_deref().unwrap_or_default());
-    load::set_mode_filter(&program.insns, flags)
+    compile(profile)?.load()
 }

@@ -498,3 +498,21 @@ fn aarch64_filters_have_native_and_arm_sections() {
     assert_eq!(at(AUDIT_ARCH_AARCH64, 17), RET_ALLOW);
     assert_eq!(at(AUDIT_ARCH_ARM, 183), RET_BAD_ARCH);
 }
+
+#[test]
+fn filter_flags_map_to_kernel_bits() {
+    let prog = compile(&profile(json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                  "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
+    })))
+    .unwrap();
+    // TSYNC 1, LOG 2, SPEC_ALLOW 4; WAIT_KILLABLE_RECV only goes with a listener.
+    assert_eq!(prog.flags, 0b111);
+    assert_eq!(
+        compile(&profile(json!({"defaultAction": "SCMP_ACT_ALLOW"})))
+            .unwrap()
+            .flags,
+        0
+    );
+}
