@@ -111,6 +111,65 @@ fn valid_page_size(s: &str) -> bool {
         && ["KB", "MB", "GB"].contains(&unit)
 }
 
+/// The controllers `res` needs, named as on v2 (`io`) or v1 (`blkio`,
+/// `devices`), so that a missing one fails before anything is written.
+pub fn required_controllers(res: &LinuxResources, v2: bool) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let Some(m) = res.memory() {
+        let set = |v: Option<i64>| v.is_some_and(|v| v != 0);
+        if set(m.limit())
+            || set(m.swap())
+            || set(m.reservation())
+            || (!v2 && (m.swappiness().is_some() || m.disable_oom_killer().is_some()))
+        {
+            out.push("memory");
+        }
+    }
+    if let Some(c) = res.cpu() {
+        let nonzero = |v: Option<u64>| v.is_some_and(|v| v != 0);
+        if nonzero(c.shares())
+            || nonzero(c.period())
+            || c.quota().is_some_and(|q| q != 0)
+            || c.burst().is_some()
+            || c.idle().is_some()
+            || c.realtime_period().is_some()
+            || c.realtime_runtime().is_some()
+        {
+            out.push("cpu");
+        }
+        let listed = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        if listed(c.cpus()) || listed(c.mems()) {
+            out.push("cpuset");
+        }
+    }
+    if res.pids().is_some() {
+        out.push("pids");
+    }
+    if res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        out.push("hugetlb");
+    }
+    if let Some(b) = res.block_io() {
+        let any = |d: &Option<Vec<_>>| d.as_ref().is_some_and(|d: &Vec<_>| !d.is_empty());
+        if b.weight().is_some_and(|w| w != 0)
+            || b.weight_device().as_ref().is_some_and(|d| !d.is_empty())
+            || any(b.throttle_read_bps_device())
+            || any(b.throttle_write_bps_device())
+            || any(b.throttle_read_iops_device())
+            || any(b.throttle_write_iops_device())
+        {
+            out.push(if v2 { "io" } else { "blkio" });
+        }
+    }
+    if !v2 && res.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        out.push("devices");
+    }
+    out
+}
+
 /// Checks a cpuset list such as `0-3,5,7-8` (cpuset(7) "List format").
 pub fn check_cpuset(field: &'static str, list: &str) -> Result<(), CgroupError> {
     if list.is_empty() {
@@ -291,6 +350,23 @@ mod tests {
             );
         }
         b.build().unwrap()
+    }
+
+    #[test]
+    fn controllers_needed() {
+        let res = resources(Some((1 << 20, 0)), Some(50_000), None, 5);
+        assert_eq!(required_controllers(&res, true), ["memory", "cpu", "pids"]);
+        let empty = LinuxResourcesBuilder::default()
+            .memory(LinuxMemoryBuilder::default().build().unwrap())
+            .cpu(LinuxCpuBuilder::default().build().unwrap())
+            .build()
+            .unwrap();
+        assert!(required_controllers(&empty, true).is_empty());
+        let cpuset = LinuxResourcesBuilder::default()
+            .cpu(LinuxCpuBuilder::default().cpus("0").build().unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(required_controllers(&cpuset, false), ["cpuset"]);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use crate::error::CgroupError;
 use crate::fs;
 use crate::manager::{FreezerState, Stats};
-use crate::resources::max_or;
+use crate::resources::{max_or, required_controllers};
 
 /// v1 reports "no memory limit" as the page counter maximum rounded to a
 /// page; anything this large is unlimited.
@@ -94,7 +94,11 @@ impl V1 {
                 reason: "cgroup v2 files cannot be set on a cgroup v1 host".into(),
             });
         }
-        if let Some(mem) = res.memory() {
+        let needed = required_controllers(res, false);
+        for controller in &needed {
+            self.need(controller)?;
+        }
+        if let Some(mem) = res.memory().as_ref().filter(|_| needed.contains(&"memory")) {
             let dir = self.need("memory")?;
             set_memory_and_swap(dir, mem.limit(), mem.swap())?;
             if let Some(r) = mem.reservation().filter(|&r| r != 0) {

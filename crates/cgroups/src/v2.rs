@@ -9,7 +9,7 @@ use oci_spec::runtime::LinuxResources;
 use crate::error::CgroupError;
 use crate::fs;
 use crate::manager::{FreezerState, Stats};
-use crate::resources::{cpu_max, max_or, shares_to_weight, swap_v2};
+use crate::resources::{cpu_max, max_or, required_controllers, shares_to_weight, swap_v2};
 
 /// A container cgroup on a pure v2 host.
 #[derive(Debug, Clone)]
@@ -79,6 +79,20 @@ impl V2 {
 
     /// Writes `res` (already validated) to the control files.
     pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(cpu) = res.cpu() {
+            if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
+                // v2 has no per-cgroup realtime budget (runc refuses too);
+                // refused before anything is written.
+                return Err(CgroupError::InvalidResource {
+                    field: "cpu.realtimeRuntime",
+                    value: format!("{:?}", cpu.realtime_runtime()),
+                    reason: "not supported on cgroup v2".into(),
+                });
+            }
+        }
+        for controller in required_controllers(res, true) {
+            self.need(controller)?;
+        }
         if let Some(mem) = res.memory() {
             // Unlike v1's memsw, memory.max and memory.swap.max are
             // independent, so the order of the writes does not matter.
@@ -95,16 +109,9 @@ impl V2 {
             if let Some(r) = mem.reservation().filter(|&r| r != 0) {
                 self.set("memory", "memory.low", &max_or(r))?;
             }
-            // memory.swappiness and the deprecated kernel/kernelTCP limits
-            // have no v2 file; like runc and crun, they are ignored here.
-            if mem.disable_oom_killer() == Some(true) {
-                // v2 has no per-cgroup OOM killer switch; memory.oom.group
-                // is the opposite. Refuse rather than silently ignore.
-                return Err(CgroupError::ControllerUnavailable {
-                    controller: "memory.oom_control",
-                    path: self.dir.clone(),
-                });
-            }
+            // memory.swappiness, disableOOMKiller and the deprecated
+            // kernel/kernelTCP limits have no v2 file; runc ignores them on
+            // v2 too (Docker warns that the kernel lacks OomKillDisable).
         }
         if let Some(cpu) = res.cpu() {
             if let Some(w) = cpu.shares().map(shares_to_weight).filter(|&w| w != 0) {
@@ -118,14 +125,6 @@ impl V2 {
             }
             if let Some(i) = cpu.idle() {
                 self.set("cpu", "cpu.idle", &i.to_string())?;
-            }
-            if cpu.realtime_runtime().is_some() || cpu.realtime_period().is_some() {
-                // v2 has no per-cgroup realtime budget (runc refuses too).
-                return Err(CgroupError::InvalidResource {
-                    field: "cpu.realtimeRuntime",
-                    value: format!("{:?}", cpu.realtime_runtime()),
-                    reason: "not supported on cgroup v2".into(),
-                });
             }
             if let Some(c) = cpu.cpus().as_deref().filter(|s| !s.is_empty()) {
                 self.set("cpuset", "cpuset.cpus", c)?;
@@ -405,6 +404,12 @@ mod tests {
     fn missing_controller_is_named_and_nothing_else_is_written() {
         let (_tmp, v2) = fake("memory");
         let res = LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(1 << 20)
+                    .build()
+                    .unwrap(),
+            )
             .pids(LinuxPidsBuilder::default().limit(5).build().unwrap())
             .build()
             .unwrap();
@@ -416,6 +421,7 @@ mod tests {
                 v2.dir.display()
             )
         );
+        assert_eq!(get(&v2, "memory.max"), "", "written before the refusal");
         assert_eq!(get(&v2, "pids.max"), "");
     }
 }
