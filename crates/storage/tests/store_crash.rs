@@ -1,0 +1,213 @@
+//! Several processes and SIGKILL: a killed unpack leaves only locked
+//! staging that the next open removes (while a live process's staging is
+//! kept), and two processes adding images that share layers at once leave
+//! a consistent store. Children are forked; tests here run one at a time.
+
+mod store_common;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, pipe, ForkResult, Pid};
+use storage::{NewImage, Reference, Store, UnpackOptions};
+use store_common::{sha, Tar, TestStore};
+
+/// Forking while another test thread allocates could deadlock the child.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Runs `f` in a forked child that exits with its return code.
+fn in_child(f: impl FnOnce() -> i32) -> Pid {
+    // SAFETY: tests in this binary are serialised by SERIAL, so no other
+    // thread of ours holds a lock the child could need; the child only runs
+    // `f` and exits with _exit, never returning into the harness.
+    match unsafe { fork() }.unwrap() {
+        ForkResult::Child => {
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+            // SAFETY: _exit ends the child without running the parent's
+            // atexit handlers or destructors twice.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => child,
+    }
+}
+
+/// Kills the child on drop if a test assertion fails first.
+struct Child(Option<Pid>);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = kill(p, Signal::SIGKILL);
+            let _ = waitpid(p, None);
+        }
+    }
+}
+
+fn wait_exit(c: &mut Child) -> i32 {
+    match waitpid(c.0.take().unwrap(), None).unwrap() {
+        WaitStatus::Exited(_, code) => code,
+        other => panic!("child ended with {other:?}"),
+    }
+}
+
+fn big_layer() -> Vec<u8> {
+    let mut t = Tar::new();
+    t.file("small", b"s")
+        .file("big", &vec![0x5a; 8 << 20])
+        .file("after", b"a");
+    t.finish()
+}
+
+#[test]
+fn killed_unpack_is_cleaned_and_retry_succeeds() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ts = TestStore::new();
+    let root = ts.root();
+    let data = big_layer();
+    let (rd, wr): (OwnedFd, OwnedFd) = pipe().unwrap();
+    let opts = UnpackOptions {
+        expected_diff_id: Some(sha(&data)),
+        store_blob: true,
+        ..Default::default()
+    };
+    let child_opts = opts.clone();
+    let child_root = root.clone();
+    let mut child = Child(Some(in_child(move || {
+        let store = Store::open(&child_root).unwrap();
+        match store.unpack_layer(File::from(rd), &child_opts) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        }
+    })));
+    // Feed half the stream, then wait until the child's staging exists.
+    let mut w = File::from(wr);
+    w.write_all(&data[..data.len() / 2]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ts
+        .tmp_entries()
+        .iter()
+        .filter(|n| n.starts_with("layer-") || n.starts_with("blob-"))
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "child never staged: {:?}",
+            ts.tmp_entries()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Opening the store while the child is alive keeps its staging.
+    drop(Store::open(&root).unwrap());
+    assert_eq!(
+        ts.tmp_entries().len(),
+        2,
+        "live staging removed: {:?}",
+        ts.tmp_entries()
+    );
+
+    kill(child.0.unwrap(), Signal::SIGKILL).unwrap();
+    assert!(matches!(
+        waitpid(child.0.take().unwrap(), None).unwrap(),
+        WaitStatus::Signaled(_, Signal::SIGKILL, _)
+    ));
+    drop(w);
+    assert_eq!(ts.tmp_entries().len(), 2, "the kill leaves staging behind");
+    assert!(ts.layer_dirs().is_empty());
+
+    let store = Store::open(&root).unwrap();
+    assert!(
+        ts.tmp_entries().is_empty(),
+        "leftovers not cleaned: {:?}",
+        ts.tmp_entries()
+    );
+    assert!(store_common::names(&root.join("blobs/sha256")).is_empty());
+    let layer = store.unpack_layer(&data[..], &opts).unwrap();
+    assert_eq!(
+        std::fs::metadata(store.layer_path(&layer.chain_id).join("big"))
+            .unwrap()
+            .len(),
+        8 << 20
+    );
+    assert!(store.has_blob(layer.blob_digest.as_ref().unwrap()));
+}
+
+#[test]
+fn two_processes_add_images_sharing_layers() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ts = TestStore::new();
+    let mut base = Tar::new();
+    base.file("base", &vec![1u8; 256 << 10]);
+    let base = base.finish();
+    let rounds = 8;
+    let mut children: Vec<Child> = (0..2)
+        .map(|who| {
+            let root = ts.root();
+            let base = base.clone();
+            Child(Some(in_child(move || {
+                for i in 0..rounds {
+                    let store = Store::open(&root).unwrap();
+                    let mut own = Tar::new();
+                    own.file("own", format!("{who}-{i}").as_bytes());
+                    let own = own.finish();
+                    let opts = UnpackOptions {
+                        expected_diff_id: Some(sha(&base)),
+                        ..Default::default()
+                    };
+                    let b = store.unpack_layer(&base[..], &opts).unwrap();
+                    let opts = UnpackOptions {
+                        parent: Some(b.chain_id.clone()),
+                        ..Default::default()
+                    };
+                    let o = store.unpack_layer(&own[..], &opts).unwrap();
+                    let cfg = store_common::config(&[b.diff_id, o.diff_id], &format!("{who}-{i}"));
+                    let tags = vec![
+                        Reference::parse(&format!("img:{who}-{i}")).unwrap(),
+                        Reference::parse("img:shared").unwrap(),
+                    ];
+                    store
+                        .add_image(
+                            &cfg,
+                            &NewImage {
+                                tags,
+                                manifest_digest: None,
+                            },
+                        )
+                        .unwrap();
+                }
+                0
+            })))
+        })
+        .collect();
+    for c in &mut children {
+        assert_eq!(wait_exit(c), 0, "a child failed");
+    }
+    let store = Store::open(&ts.root()).unwrap();
+    let images = store.list_images().unwrap();
+    assert_eq!(images.len(), 2 * rounds);
+    assert_eq!(
+        ts.layer_dirs().len(),
+        1 + 2 * rounds,
+        "base unpacked once, shared"
+    );
+    let base_chain = &images[0].layers[0];
+    assert!(images.iter().all(|i| &i.layers[0] == base_chain));
+    let shared = images
+        .iter()
+        .filter(|i| i.repo_tags.iter().any(|t| t.tag() == Some("shared")))
+        .count();
+    assert_eq!(shared, 1, "a tag names exactly one image");
+    assert!(ts.tmp_entries().is_empty());
+    // Removing everything leaves an empty, consistent store.
+    for img in images {
+        store
+            .remove_image(&img.id.to_string(), true, &|_| None)
+            .unwrap();
+    }
+    assert!(ts.layer_dirs().is_empty());
+}
