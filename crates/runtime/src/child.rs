@@ -152,8 +152,9 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     if !cwd.as_os_str().is_empty() {
         std::fs::create_dir_all(cwd).ctx(|| format!("create cwd {}", cwd.display()))?;
     }
-    rootfs::finalize(spec)?;
+    // Before finalize: /proc/sys is usually among the read-only paths.
     write_sysctls(spec)?;
+    rootfs::finalize(spec)?;
     if let Some(sock) = &c.console {
         crate::tty::setup(sock, process)?;
     }
