@@ -48,6 +48,13 @@ pub struct Stats {
     pub cpu_user_ns: Option<u64>,
     /// System cpu time, nanoseconds.
     pub cpu_system_ns: Option<u64>,
+    /// Processes the OOM killer killed in this cgroup (Docker's
+    /// `OOMKilled` is this being non-zero).
+    pub oom_kills: Option<u64>,
+    /// CFS periods in which the cgroup was throttled by its quota.
+    pub cpu_throttled_periods: Option<u64>,
+    /// Total time throttled, nanoseconds.
+    pub cpu_throttled_ns: Option<u64>,
 }
 
 #[derive(Debug, Clone)]

@@ -311,6 +311,14 @@ impl V1 {
             s.cpu_user_ns = fs::read_u64_opt(dir, "cpuacct.usage_user")?;
             s.cpu_system_ns = fs::read_u64_opt(dir, "cpuacct.usage_sys")?;
         }
+        if let Some(dir) = self.dir("cpu") {
+            s.cpu_throttled_periods = fs::keyed(dir, "cpu.stat", "nr_throttled")?;
+            s.cpu_throttled_ns = fs::keyed(dir, "cpu.stat", "throttled_time")?;
+        }
+        if let Some(dir) = self.dir("memory") {
+            // memory.oom_control has "oom_kill N" since Linux 4.13.
+            s.oom_kills = fs::keyed(dir, "memory.oom_control", "oom_kill")?;
+        }
         Ok(s)
     }
 

@@ -284,6 +284,9 @@ impl V2 {
             cpu_usage_ns: usec("usage_usec")?,
             cpu_user_ns: usec("user_usec")?,
             cpu_system_ns: usec("system_usec")?,
+            oom_kills: fs::keyed(d, "memory.events", "oom_kill")?,
+            cpu_throttled_periods: fs::keyed(d, "cpu.stat", "nr_throttled")?,
+            cpu_throttled_ns: usec("throttled_usec")?,
         })
     }
 }

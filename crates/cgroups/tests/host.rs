@@ -406,3 +406,33 @@ fn block_io_throttle_and_weight() {
     }
     mgr.remove().unwrap();
 }
+
+#[test]
+fn oom_kill_is_counted() {
+    let name = unique("oom");
+    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let mut fx = Fixture::new(mgr.clone());
+    mgr.create().unwrap();
+    let limit = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(16 * MIB)
+                .swap(16 * MIB)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    mgr.apply(&limit).unwrap();
+    assert_eq!(mgr.stats().unwrap().oom_kills, Some(0));
+    // A shell variable of 64 MiB cannot fit in 16 MiB without swap.
+    let pid = fx.spawn_gated("x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived");
+    mgr.add_task(pid).unwrap();
+    let out = fx.release(0);
+    let stats = mgr.stats().unwrap();
+    assert!(
+        stats.oom_kills >= Some(1),
+        "{stats:?}, child printed {out:?}"
+    );
+    mgr.remove().unwrap();
+}
