@@ -108,21 +108,32 @@ impl Drop for Fixture {
     }
 }
 
-/// utime + stime of `pid` in clock ticks (proc(5) /proc/pid/stat
-/// fields 14 and 15).
-pub fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
-    let rest = stat.rsplit_once(") ").expect("stat format").1;
-    // rest starts at field 3 (state), so utime is its 12th entry.
-    let f: Vec<&str> = rest.split(' ').collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+/// Time `pid` has run on a cpu, in ns (first field of
+/// /proc/<pid>/schedstat, exact where /proc/<pid>/stat counts ticks).
+pub fn cpu_ns(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).expect("read schedstat");
+    stat.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-/// Whether `pid` uses cpu within a short while.
+/// Whether `pid` gets cpu time within 5 s (the machine may be loaded:
+/// other builds share its cores).
 pub fn runs(pid: i32) -> bool {
-    let a = cpu_ticks(pid);
-    std::thread::sleep(Duration::from_millis(200));
-    cpu_ticks(pid) != a
+    let a = cpu_ns(pid);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        if cpu_ns(pid) != a {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `pid` gets no cpu time at all for 300 ms.
+pub fn stays_still(pid: i32) -> bool {
+    let a = cpu_ns(pid);
+    std::thread::sleep(Duration::from_millis(300));
+    cpu_ns(pid) == a
 }
 
 /// The state letter of /proc/<pid>/stat (R, S, D, T, Z...).
