@@ -16,7 +16,7 @@ use crate::v1::{HierarchyDir, V1};
 use crate::v2::V2;
 
 /// How long `remove` retries a cgroup whose last processes are exiting.
-const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Freezer state of a cgroup (runc's `paused` is `Frozen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
