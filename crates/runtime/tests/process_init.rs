@@ -200,3 +200,36 @@ fn no_pivot_moves_the_root_and_chroots() {
     assert!(out.starts_with("box\n"), "{out}");
     assert!(out.contains("bin") && !out.contains("work"), "{out}");
 }
+
+#[test]
+fn rootfs_propagation_modes() {
+    // The new `/` is a private bind (its parent was made private so that
+    // pivot_root accepts it); rslave of a mount without master leaves it
+    // private, rshared makes it a new peer group (not the host's).
+    for (mode, tag) in [("rslave", ""), ("rshared", "shared:"), ("rprivate", "")] {
+        let b = Bundle::busybox();
+        let mut s = spec(&["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_rootfs_propagation(Some(mode.into()));
+        s.set_linux(Some(linux));
+        let before = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let (code, out, err) = run(&b, &s, None).ok();
+        assert_eq!(code, 0, "{mode}: {err}");
+        assert_eq!(out.lines().count(), 1, "{out}");
+        let optional = out.split(" - ").next().unwrap();
+        if tag.is_empty() {
+            assert!(
+                !optional.contains("shared:") && !optional.contains("master:"),
+                "{out}"
+            );
+        } else {
+            assert!(optional.contains(tag), "{mode}: {out}");
+        }
+        let after = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert_eq!(
+            before.lines().count(),
+            after.lines().count(),
+            "{mode} leaked a mount"
+        );
+    }
+}

@@ -44,13 +44,17 @@ fn no_str() -> Option<&'static str> {
 /// Everything before the root switch (DESIGN.md step 3.1–3.4).
 pub(crate) fn prepare(s: &RootfsSetup) -> Result<(), ChildError> {
     let linux = s.spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        None | Some("") => MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        Some(p) => options::propagation(p)
-            .ok_or_else(|| ChildError::other("rootfsPropagation", format!("unknown mode {p:?}")))?,
-    };
-    // Nothing mounted below may propagate back to the host.
-    mount(no_str(), "/", no_str(), prop, no_str()).ctx(|| "make / private".into())?;
+    let prop = root_propagation(s.spec)?;
+    // By default rprivate: nothing mounted below propagates to the host.
+    let flags = prop.unwrap_or(MsFlags::MS_REC | MsFlags::MS_PRIVATE);
+    mount(no_str(), "/", no_str(), flags, no_str()).ctx(|| "set propagation of /".into())?;
+    if prop.is_some() {
+        // With a shared or slave `/`, the rootfs bind would join a peer
+        // group and pivot_root refuses shared mounts: make the mount that
+        // holds the rootfs private first (runc's rootfsParentMountPrivate).
+        // The spec's mode is applied to the new `/` after the switch.
+        parent_mount_private(s.rootfs)?;
+    }
 
     if let Some(ov) = s.overlay {
         let target = open(
@@ -104,6 +108,33 @@ pub(crate) fn prepare(s: &RootfsSetup) -> Result<(), ChildError> {
         devices::symlinks(root.as_fd())?;
     }
     Ok(())
+}
+
+/// `linux.rootfsPropagation` as mount flags; `None` when not given.
+fn root_propagation(spec: &Spec) -> Result<Option<MsFlags>, ChildError> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        None | Some("") => Ok(None),
+        Some(p) => options::propagation(p)
+            .map(Some)
+            .ok_or_else(|| ChildError::other("rootfsPropagation", format!("unknown mode {p:?}"))),
+    }
+}
+
+/// Makes the mount that `path` lives on private (not recursively).
+fn parent_mount_private(path: &Path) -> Result<(), ChildError> {
+    let what = || format!("make the mount holding {} private", path.display());
+    let text = fs::read_to_string("/proc/self/mountinfo").ctx(what)?;
+    let parent = mountinfo::parse(&text)
+        .into_iter()
+        .map(|m| PathBuf::from(m.mount_point))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or_else(|| PathBuf::from("/"));
+    mount(no_str(), &parent, no_str(), MsFlags::MS_PRIVATE, no_str()).ctx(what)
 }
 
 /// The mount flags a bind remount must keep: in a user namespace the
@@ -290,6 +321,9 @@ pub(crate) fn finalize(spec: &Spec) -> Result<(), ChildError> {
             | MsFlags::MS_RDONLY
             | locked_flags(Path::new("/"));
         mount(no_str(), "/", no_str(), flags, no_str()).ctx(|| "remount / read-only".into())?;
+    }
+    if let Some(prop) = root_propagation(spec)? {
+        mount(no_str(), "/", no_str(), prop, no_str()).ctx(|| "set propagation of /".into())?;
     }
     Ok(())
 }

@@ -136,6 +136,62 @@ mod tests {
         assert_eq!(s, "lowerdir=0/diff:1/diff:2/diff,upperdir=/u,workdir=/w");
     }
 
+    /// The fallback for kernels before 6.8, run for real (root) in a
+    /// private mount namespace of a forked child.
+    #[test]
+    fn legacy_mount_compacts_a_long_lowerdir_list() {
+        use std::fs;
+
+        use nix::sched::{unshare, CloneFlags};
+        use nix::sys::wait::{waitpid, WaitStatus};
+        use nix::unistd::{fork, ForkResult};
+
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("a-rather-long-directory-name-for-layers");
+        let lower: Vec<PathBuf> = (0..200)
+            .map(|i| {
+                let d = base.join(format!("layer-{i:04}"));
+                fs::create_dir_all(&d).unwrap();
+                fs::write(d.join(format!("f{i}")), "x").unwrap();
+                d
+            })
+            .collect();
+        let ov = Overlay {
+            lower,
+            upper: tmp.path().join("u"),
+            work: tmp.path().join("w"),
+        };
+        let target = tmp.path().join("merged");
+        for d in [&ov.upper, &ov.work, &target] {
+            fs::create_dir_all(d).unwrap();
+        }
+        assert!(options(&ov.lower, &ov.upper, &ov.work, None).len() > page_size());
+        // SAFETY: the child only mounts in its own namespace and _exits.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let ok = unshare(CloneFlags::CLONE_NEWNS).is_ok()
+                    && mount(
+                        None::<&str>,
+                        "/",
+                        None::<&str>,
+                        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                        None::<&str>,
+                    )
+                    .is_ok()
+                    && mount_legacy(&ov, &target).is_ok()
+                    && target.join("f0").exists()
+                    && target.join("f199").exists();
+                // SAFETY: leave the forked copy of the test harness at once.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                assert_eq!(waitpid(child, None).unwrap(), WaitStatus::Exited(child, 0));
+            }
+        }
+        // The mount lived in the child's namespace only.
+        assert_eq!(fs::read_dir(&target).unwrap().count(), 0);
+    }
+
     #[test]
     fn absolute_options_when_no_base() {
         let s = options(
