@@ -24,7 +24,11 @@
 //! | `hugepageLimits`      | `hugetlb.<size>.limit_in_bytes`   | `hugetlb.<size>.max`          |
 //! | `blockIO`             | `blkio.weight`, `blkio.throttle.*`| `io.weight`, `io.max`         |
 //! | `devices`             | `devices.allow`/`devices.deny`    | eBPF device program           |
-//! | `unified`             | refused                           | written as given              |
+//! | `unified`             | refused (hybrid: to cgroup2)      | written as given              |
+//!
+//! On a hybrid host, hugetlb, pids and memory limits whose controller no
+//! v1 hierarchy carries go to the cgroup2 side when its root offers them
+//! (hugetlb on the CI machine), with the controllers delegated down.
 //!
 //! Every value is checked ([`validate`]) before the first write.
 

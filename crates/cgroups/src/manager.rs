@@ -116,7 +116,10 @@ impl Manager {
                             dir: dir_in(m),
                         })
                         .collect(),
-                    unified: unified.as_ref().map(dir_in),
+                    unified: unified.as_ref().map(|m| V2 {
+                        mount_point: m.mount_point.clone(),
+                        dir: dir_in(m),
+                    }),
                 })
             }
         };
@@ -138,7 +141,7 @@ impl Manager {
                 .hierarchies
                 .iter()
                 .map(|h| h.dir.clone())
-                .chain(v.unified.clone())
+                .chain(v.unified.as_ref().map(|u| u.dir.clone()))
                 .collect(),
             Backend::V2(v) => vec![v.dir.clone()],
         }

@@ -10,6 +10,7 @@ use crate::error::CgroupError;
 use crate::fs;
 use crate::manager::{FreezerState, Stats};
 use crate::resources::{max_or, required_controllers};
+use crate::v2::{self, V2};
 
 /// v1 reports "no memory limit" as the page counter maximum rounded to a
 /// page; anything this large is unlimited.
@@ -29,9 +30,11 @@ pub struct HierarchyDir {
 pub struct V1 {
     /// One entry per hierarchy.
     pub hierarchies: Vec<HierarchyDir>,
-    /// The cgroup2 directory of a hybrid host (process tracking only: the
-    /// unified hierarchy there has no controllers).
-    pub unified: Option<PathBuf>,
+    /// The cgroup2 side of a hybrid host: it tracks the processes, and
+    /// takes the limits of controllers that no v1 hierarchy carries
+    /// (hugetlb, pids or memory, where the host left them to cgroup2)
+    /// and the spec's `unified` map, as runc does in hybrid mode.
+    pub unified: Option<V2>,
 }
 
 impl V1 {
@@ -57,7 +60,26 @@ impl V1 {
         self.hierarchies
             .iter()
             .map(|h| h.dir.as_path())
-            .chain(self.unified.as_deref())
+            .chain(self.unified.as_ref().map(|u| u.dir.as_path()))
+    }
+
+    /// Moves out of `needed` the controllers no v1 hierarchy has but the
+    /// hybrid host's cgroup2 root offers, and returns them.
+    fn take_unified_controllers(
+        &self,
+        needed: &mut Vec<&'static str>,
+    ) -> Result<Vec<&'static str>, CgroupError> {
+        let Some(u) = &self.unified else {
+            return Ok(Vec::new());
+        };
+        let offered = fs::read(&u.mount_point, "cgroup.controllers")?;
+        let (moved, kept) = needed.iter().partition(|c| {
+            UNIFIED_CAPABLE.contains(c)
+                && self.dir(c).is_none()
+                && offered.split_whitespace().any(|o| o == **c)
+        });
+        *needed = kept;
+        Ok(moved)
     }
 
     /// Creates the directory in every hierarchy; a new cpuset cgroup gets
@@ -70,7 +92,7 @@ impl V1 {
             }
         }
         if let Some(u) = &self.unified {
-            fs::mkdir_all(u)?;
+            fs::mkdir_all(&u.dir)?;
         }
         Ok(())
     }
@@ -86,17 +108,25 @@ impl V1 {
 
     /// Writes `res` (already validated) to the control files.
     pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
-        if res.unified().as_ref().is_some_and(|u| !u.is_empty()) {
-            // runc refuses these on v1 too (ErrV1NoUnified).
+        let wants_unified = res.unified().as_ref().is_some_and(|u| !u.is_empty());
+        if wants_unified && self.unified.is_none() {
+            // runc refuses these on pure v1 too (ErrV1NoUnified).
             return Err(CgroupError::InvalidResource {
                 field: "unified",
                 value: format!("{:?}", res.unified()),
                 reason: "cgroup v2 files cannot be set on a cgroup v1 host".into(),
             });
         }
-        let needed = required_controllers(res, false);
+        let mut needed = required_controllers(res, false);
+        let via_unified = self.take_unified_controllers(&mut needed)?;
         for controller in &needed {
             self.need(controller)?;
+        }
+        if let Some(u) = &self.unified {
+            if wants_unified || !via_unified.is_empty() {
+                v2::enable_controllers(&u.mount_point, &u.dir)?;
+                u.apply(&unified_part(res, &via_unified))?;
+            }
         }
         if let Some(mem) = res.memory().as_ref().filter(|_| needed.contains(&"memory")) {
             let dir = self.need("memory")?;
@@ -156,11 +186,12 @@ impl V1 {
                 }
             }
         }
-        if let Some(pids) = res.pids() {
+        if let Some(pids) = res.pids().as_ref().filter(|_| needed.contains(&"pids")) {
             let limit = if pids.limit() <= 0 { -1 } else { pids.limit() };
             fs::write(self.need("pids")?, "pids.max", &max_or(limit))?;
         }
-        for h in res.hugepage_limits().iter().flatten() {
+        let hugepages = res.hugepage_limits().iter().flatten();
+        for h in hugepages.filter(|_| needed.contains(&"hugetlb")) {
             let file = format!("hugetlb.{}.limit_in_bytes", h.page_size());
             fs::write(self.need("hugetlb")?, &file, &h.limit().to_string())?;
         }
@@ -326,6 +357,28 @@ impl V1 {
     pub fn has_freezer(&self) -> bool {
         self.dir("freezer").is_some()
     }
+}
+
+/// Controllers whose whole OCI section can go to cgroup2 on a hybrid host;
+/// cpu, cpuset, blkio and devices must be on v1 there (their sections
+/// mix controllers, or need eBPF next to a v1 devices cgroup).
+const UNIFIED_CAPABLE: &[&str] = &["hugetlb", "pids", "memory"];
+
+/// The part of `res` for the hybrid host's cgroup2 side: the sections of
+/// `controllers` and the `unified` map.
+fn unified_part(res: &LinuxResources, controllers: &[&str]) -> LinuxResources {
+    let mut part = LinuxResources::default();
+    if controllers.contains(&"hugetlb") {
+        part.set_hugepage_limits(res.hugepage_limits().clone());
+    }
+    if controllers.contains(&"pids") {
+        part.set_pids(*res.pids());
+    }
+    if controllers.contains(&"memory") {
+        part.set_memory(*res.memory());
+    }
+    part.set_unified(res.unified().clone());
+    part
 }
 
 /// Gives `dir` and each ancestor whose `cpuset.cpus` or `cpuset.mems` is

@@ -434,3 +434,101 @@ fn oom_kill_is_counted() {
     );
     mgr.remove().unwrap();
 }
+
+/// Puts back the controllers a test enabled at a cgroup2 root.
+struct SubtreeGuard {
+    root: PathBuf,
+    before: String,
+}
+
+impl Drop for SubtreeGuard {
+    fn drop(&mut self) {
+        let file = self.root.join("cgroup.subtree_control");
+        let now = std::fs::read_to_string(&file).unwrap_or_default();
+        for c in now.split_whitespace() {
+            if !self.before.split_whitespace().any(|b| b == c) {
+                let _ = std::fs::write(&file, format!("-{c}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn hybrid_sends_cgroup2_only_limits_to_the_unified_hierarchy() {
+    use std::collections::HashMap;
+
+    use cgroups::Layout;
+    use oci_spec::runtime::LinuxHugepageLimitBuilder;
+
+    let name = unique("hyb");
+    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let unified_root = match Layout::detect().unwrap() {
+        Layout::Unified(m) => Some(m.mount_point),
+        Layout::Legacy { unified, .. } => unified.map(|m| m.mount_point),
+    };
+    let _restore = unified_root.as_ref().map(|root| SubtreeGuard {
+        root: root.clone(),
+        before: read(root, "cgroup.subtree_control"),
+    });
+    let _fx = Fixture::new(mgr.clone());
+    mgr.create().unwrap();
+    let limit = LinuxHugepageLimitBuilder::default()
+        .page_size("2MB")
+        .limit(4 << 20)
+        .build()
+        .unwrap();
+    let res = LinuxResourcesBuilder::default()
+        .hugepage_limits(vec![limit])
+        .unified(HashMap::from([(
+            "cgroup.max.depth".to_string(),
+            "3".to_string(),
+        )]))
+        .build()
+        .unwrap();
+    let result = mgr.apply(&res);
+    match (mgr.kind(), &unified_root) {
+        (LayoutKind::V1, _) => {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    CgroupError::InvalidResource {
+                        field: "unified",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        (_, Some(root)) => {
+            let offered = read(root, "cgroup.controllers");
+            let v1_hugetlb = mgr
+                .dirs()
+                .iter()
+                .any(|d| d.starts_with("/sys/fs/cgroup/hugetlb"));
+            let dir = mgr
+                .dirs()
+                .into_iter()
+                .find(|d| d.starts_with(root))
+                .unwrap();
+            if offered.split_whitespace().any(|c| c == "hugetlb") || v1_hugetlb {
+                result.unwrap();
+                assert_eq!(read(&dir, "cgroup.max.depth"), "3");
+                if !v1_hugetlb {
+                    assert_eq!(read(&dir, "hugetlb.2MB.max"), "4194304");
+                }
+            } else {
+                assert!(matches!(
+                    result,
+                    Err(CgroupError::ControllerUnavailable {
+                        controller: "hugetlb",
+                        ..
+                    })
+                ));
+            }
+        }
+        (kind, None) => panic!("{kind:?} without a cgroup2 mount"),
+    }
+    mgr.remove().unwrap();
+    assert!(!mgr.exists());
+}
