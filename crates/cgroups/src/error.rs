@@ -72,6 +72,12 @@ pub enum CgroupError {
         /// The cgroup directory (or hierarchy) that lacks it.
         path: PathBuf,
     },
+    /// No cgroup v1 hierarchy carries a controller a resource needs.
+    #[error("cgroup controller {controller} is not mounted on this cgroup v1 host")]
+    ControllerNotMounted {
+        /// The controller, e.g. `hugetlb`.
+        controller: &'static str,
+    },
     /// Writing a control file failed.
     #[error("failed to write {value:?} to {path}: {}", Cause(.source))]
     Write {

@@ -47,13 +47,7 @@ impl V1 {
 
     fn need(&self, controller: &'static str) -> Result<&Path, CgroupError> {
         self.dir(controller)
-            .ok_or(CgroupError::ControllerUnavailable {
-                controller,
-                path: self
-                    .hierarchies
-                    .first()
-                    .map_or_else(PathBuf::new, |h| h.dir.clone()),
-            })
+            .ok_or(CgroupError::ControllerNotMounted { controller })
     }
 
     fn all_dirs(&self) -> impl Iterator<Item = &Path> {
