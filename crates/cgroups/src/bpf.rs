@@ -177,8 +177,13 @@ struct ProgAttachAttr {
     replace_bpf_fd: u32,
 }
 
+/// The `union bpf_attr` layouts above; only these may reach bpf(2).
+trait BpfAttr {}
+impl BpfAttr for ProgLoadAttr {}
+impl BpfAttr for ProgAttachAttr {}
+
 /// The one wrapper of bpf(2), which neither nix nor rustix offer.
-fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
+fn bpf<T: BpfAttr>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
     // SAFETY: `attr` is a live, #[repr(C)] prefix of `union bpf_attr` and
     // its size is passed along, so the kernel reads and writes only it.
     let ret =
