@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{archive, images};
+use crate::commands::{archive, container_ops as ops, container_ps, containers, images};
 
 /// A daemonless, Docker-compatible container engine.
 #[derive(Parser)]
@@ -59,6 +59,81 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Create and run a new container from an image
+    Run(containers::RunArgs),
+    /// Create a new container
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers
+    Start(containers::StartArgs),
+    /// List containers
+    Ps(container_ps::PsArgs),
+    /// Stop one or more running containers
+    Stop(ops::StopArgs),
+    /// Kill one or more running containers
+    Kill(ops::KillArgs),
+    /// Restart one or more containers
+    Restart(ops::StopArgs),
+    /// Remove one or more containers
+    Rm(ops::RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ops::WaitArgs),
+    /// Fetch the logs of a container
+    Logs(ops::LogsArgs),
+    /// Execute a command in a running container
+    Exec(ops::ExecArgs),
+    /// Display the running processes of a container
+    Top(ops::TopArgs),
+    /// Pause all processes within one or more containers
+    Pause(ops::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ops::PauseArgs),
+    /// Rename a container
+    Rename(ops::RenameArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// The detached monitor of one container (started by `run -d`)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(containers::MonitorArgs),
+}
+
+#[derive(Subcommand)]
+enum ContainerCommand {
+    /// Create and run a new container from an image
+    Run(containers::RunArgs),
+    /// Create a new container
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers
+    Start(containers::StartArgs),
+    /// List containers
+    #[command(visible_alias = "list", alias = "ps")]
+    Ls(container_ps::PsArgs),
+    /// Stop one or more running containers
+    Stop(ops::StopArgs),
+    /// Kill one or more running containers
+    Kill(ops::KillArgs),
+    /// Restart one or more containers
+    Restart(ops::StopArgs),
+    /// Remove one or more containers
+    Rm(ops::RmArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ops::WaitArgs),
+    /// Fetch the logs of a container
+    Logs(ops::LogsArgs),
+    /// Execute a command in a running container
+    Exec(ops::ExecArgs),
+    /// Display the running processes of a container
+    Top(ops::TopArgs),
+    /// Pause all processes within one or more containers
+    Pause(ops::PauseArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ops::PauseArgs),
+    /// Rename a container
+    Rename(ops::RenameArgs),
+    /// Display detailed information on one or more containers
+    Inspect(ops::InspectArgs),
+    /// Remove all stopped containers
+    Prune(ops::PruneArgs),
 }
 
 #[derive(Subcommand)]
@@ -124,6 +199,24 @@ fn main() -> ExitCode {
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::rmi(&g, a),
         Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => images::inspect(&g, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&g, a),
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => containers::run(&g, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => containers::create(&g, a),
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => containers::start(&g, a),
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => container_ps::ps(&g, a),
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ops::stop(&g, a),
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ops::kill(&g, a),
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => ops::restart(&g, a),
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ops::rm(&g, a),
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ops::wait(&g, a),
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ops::logs(&g, a),
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => ops::exec(&g, a),
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ops::top(&g, a),
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => ops::pause(&g, a),
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => ops::unpause(&g, a),
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => ops::rename(&g, a),
+        Command::Container(ContainerCommand::Inspect(a)) => ops::inspect(&g, a),
+        Command::Container(ContainerCommand::Prune(a)) => ops::prune(&g, a),
+        Command::Monitor(a) => containers::monitor(&g, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,7 @@ use crate::error::EngineError;
 pub struct Engine {
     store: Store,
     runroot: PathBuf,
+    monitor_exe: PathBuf,
 }
 
 impl Engine {
@@ -25,7 +26,21 @@ impl Engine {
         Ok(Engine {
             store,
             runroot: runroot.to_path_buf(),
+            monitor_exe: std::env::current_exe()
+                .unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
         })
+    }
+
+    /// The executable started as the detached monitor (default: the
+    /// running one). It must dispatch `--root R --runroot RR __monitor ID`
+    /// to [`crate::monitor_main`].
+    pub fn set_monitor_exe(&mut self, exe: PathBuf) {
+        self.monitor_exe = exe;
+    }
+
+    /// See [`Engine::set_monitor_exe`].
+    pub fn monitor_exe(&self) -> &Path {
+        &self.monitor_exe
     }
 
     /// The image store.

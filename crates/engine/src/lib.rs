@@ -12,4 +12,4 @@ pub mod spec;
 
 pub use engine::Engine;
 pub use error::EngineError;
-pub use lifecycle::{ExecRequest, DEFAULT_STOP_TIMEOUT};
+pub use lifecycle::{monitor_main, ExecRequest, DEFAULT_STOP_TIMEOUT};

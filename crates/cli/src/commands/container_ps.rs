@@ -6,12 +6,13 @@ use std::io::{self, Write};
 use anyhow::{bail, Result};
 use clap::Args;
 use engine::container::{Container, Status};
-use engine::inspect::{human_duration, status_text};
+use engine::inspect::status_text;
 use serde_json::{json, Value};
 
 use super::containers::{fail, open_engine};
 use crate::tabwriter;
 use crate::template::Template;
+use crate::units::human_duration;
 use crate::Globals;
 
 /// `berth ps`.
@@ -71,15 +72,35 @@ fn ellipsis(s: &str, max: usize) -> String {
 }
 
 fn row(c: &Container, no_trunc: bool) -> Value {
-    let cmd: Vec<&str> = c.config.entrypoint.iter().chain(&c.config.cmd).map(String::as_str).collect();
+    let cmd: Vec<&str> = c
+        .config
+        .entrypoint
+        .iter()
+        .chain(&c.config.cmd)
+        .map(String::as_str)
+        .collect();
     let cmd = cmd.join(" ");
-    let command = if no_trunc { format!("\"{cmd}\"") } else { format!("\"{}\"", ellipsis(&cmd, 20)) };
+    let command = if no_trunc {
+        format!("\"{cmd}\"")
+    } else {
+        format!("\"{}\"", ellipsis(&cmd, 20))
+    };
     let created = chrono::DateTime::parse_from_rfc3339(&c.created).ok();
     let running_for = created.map_or(String::new(), |t| {
-        format!("{} ago", human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds()))
+        format!(
+            "{} ago",
+            human_duration((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        )
     });
-    let created_at = created.map_or(String::new(), |t| t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string());
-    let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let created_at = created.map_or(String::new(), |t| {
+        t.format("%Y-%m-%d %H:%M:%S %z UTC").to_string()
+    });
+    let labels: Vec<String> = c
+        .config
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     json!({
         "ID": if no_trunc { c.id.clone() } else { c.short_id().to_string() },
         "Image": c.config.image,
@@ -102,21 +123,32 @@ fn keep(c: &Container, filters: &[(String, String)]) -> bool {
     // Docker ORs values of one key and ANDs different keys.
     let keys: std::collections::BTreeSet<&str> = filters.iter().map(|(k, _)| k.as_str()).collect();
     keys.into_iter().all(|key| {
-        filters.iter().filter(|(k, _)| k == key).any(|(_, v)| match key {
-            "status" => c.state.status.as_str() == v,
-            "name" => c.name.contains(v.trim_start_matches('/')),
-            "id" => c.id.starts_with(v.as_str()),
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-                None => c.config.labels.contains_key(v.as_str()),
-            },
-            "ancestor" => &c.config.image == v || c.image_id.contains(v.as_str()),
-            _ => false,
-        })
+        filters
+            .iter()
+            .filter(|(k, _)| k == key)
+            .any(|(_, v)| match key {
+                "status" => c.state.status.as_str() == v,
+                "name" => c.name.contains(v.trim_start_matches('/')),
+                "id" => c.id.starts_with(v.as_str()),
+                "label" => match v.split_once('=') {
+                    Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+                    None => c.config.labels.contains_key(v.as_str()),
+                },
+                "ancestor" => &c.config.image == v || c.image_id.contains(v.as_str()),
+                _ => false,
+            })
     })
 }
 
-const STATUSES: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+const STATUSES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
 
 fn parse_filters(raw: &[String]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
@@ -143,7 +175,10 @@ pub fn ps(g: &Globals, a: PsArgs) -> Result<()> {
     let mut all = engine.list().unwrap_or_else(|e| fail(&e));
     let limit = if a.latest { Some(1) } else { a.last };
     let show_all = a.all || limit.is_some() || filters.iter().any(|(k, _)| k == "status");
-    all.retain(|c| (show_all || c.state.status == Status::Running || c.state.status == Status::Paused) && keep(c, &filters));
+    all.retain(|c| {
+        (show_all || c.state.status == Status::Running || c.state.status == Status::Paused)
+            && keep(c, &filters)
+    });
     if let Some(n) = limit {
         all.truncate(n);
     }
@@ -164,7 +199,12 @@ pub fn ps(g: &Globals, a: PsArgs) -> Result<()> {
     if let Some(t) = format.strip_prefix("table") {
         let body = t.trim_start();
         let tpl = Template::parse(body)?;
-        let headers = Value::Object(HEADERS.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect());
+        let headers = Value::Object(
+            HEADERS
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .collect(),
+        );
         let mut lines = vec![tpl.render(&headers)?];
         for r in &rows {
             lines.push(tpl.render(r)?);

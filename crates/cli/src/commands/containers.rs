@@ -109,7 +109,11 @@ pub struct CreateArgs {
     #[arg(value_name = "IMAGE")]
     image: String,
     /// The command and its arguments (replace the image's CMD).
-    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     command: Vec<String>,
 }
 
@@ -156,7 +160,11 @@ impl CreateArgs {
     }
 }
 
-fn create_container(g: &Globals, a: &CreateArgs, detach: bool) -> Result<(Engine, engine::container::Container), EngineError> {
+fn create_container(
+    g: &Globals,
+    a: &CreateArgs,
+    detach: bool,
+) -> Result<(Engine, engine::container::Container), EngineError> {
     let opts = a.flags(detach).parse()?;
     let engine = open_engine(g)?;
     let c = engine.create(&a.image, opts, &a.command)?;
@@ -219,7 +227,10 @@ pub fn start(g: &Globals, a: StartArgs) -> Result<()> {
     if a.attach {
         let c = engine.find(&a.containers[0]).unwrap_or_else(|e| fail(&e));
         if c.state.status.is_active() {
-            fail(&EngineError::BadState { id: c.id, state: "already running".into() });
+            fail(&EngineError::BadState {
+                id: c.id,
+                state: "already running".into(),
+            });
         }
         let mut c = c;
         c.host_config.interactive |= a.interactive;
@@ -245,4 +256,16 @@ pub fn start(g: &Globals, a: StartArgs) -> Result<()> {
         Some(e) => fail(&e),
         None => Ok(()),
     }
+}
+
+/// The hidden `__monitor ID` command.
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// The container.
+    id: String,
+}
+
+/// Runs the detached monitor of a container (see `engine::monitor_main`).
+pub fn monitor(g: &Globals, a: MonitorArgs) -> Result<()> {
+    std::process::exit(engine::monitor_main(&g.root, &g.runroot, &a.id))
 }

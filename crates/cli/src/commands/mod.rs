@@ -3,6 +3,9 @@
 //! `image prune`), plus the helpers they share.
 
 pub mod archive;
+pub mod container_ops;
+pub mod container_ps;
+pub mod containers;
 mod image_inspect;
 pub mod images;
 

@@ -12,4 +12,5 @@ mod stop;
 mod tty;
 
 pub use self::exec::ExecRequest;
+pub use self::monitor::monitor_main;
 pub use self::stop::DEFAULT_STOP_TIMEOUT;

@@ -1,18 +1,20 @@
 //! The detached monitor (like conmon): one small process per `run -d`
-//! container, forked from the CLI and detached from it (new session,
-//! double fork), a child subreaper. It spawns the init, tells the CLI
+//! container, started by the CLI in a new session so that it outlives it,
+//! a child subreaper. It spawns the init, tells the CLI
 //! "started" or the error, writes stdout/stderr to the json-lines log,
 //! records the exit code and finish time, and removes the container on `--rm`.
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::Command;
 
 use nix::fcntl::OFlag;
 use nix::sys::prctl;
 use nix::sys::wait::waitpid;
-use nix::unistd::{fork, pipe2, setsid, ForkResult};
+use nix::unistd::pipe2;
 use runtime::Stdio;
 
 use crate::container::Container;
@@ -34,55 +36,87 @@ fn report(sync: &mut File, result: &Result<(), EngineError>) {
     let _ = sync.write_all(line.as_bytes());
 }
 
+/// The fd number the sync pipe has in the monitor process.
+const SYNC_FD: i32 = 3;
+
 impl Engine {
     /// Starts `c` under a new detached monitor and returns once its
     /// entrypoint runs (or with the error that kept it from running).
+    ///
+    /// The monitor is a fresh process: the monitor executable (see
+    /// [`Engine::set_monitor_exe`]) run as `EXE --root R --runroot RR
+    /// __monitor ID`, which must call [`monitor_main`]. Not a bare fork:
+    /// SQLite's state must never cross a fork, and an exec'd monitor is
+    /// small.
     pub fn run_detached(&self, c: &Container) -> Result<(), EngineError> {
         let sys = |op| {
             let id = c.id.clone();
             move |source| EngineError::Sys { id, op, source }
         };
         let (sync_r, sync_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
-        // SAFETY: the CLI is single-threaded here, so the child may run
-        // arbitrary code; it never returns into the caller (it _exits).
-        match unsafe { fork() }.map_err(sys("fork monitor"))? {
-            ForkResult::Child => {
-                drop(sync_r);
-                let _ = setsid();
-                // SAFETY: still single-threaded (we are the fork's only thread).
-                match unsafe { fork() } {
-                    Ok(ForkResult::Child) => {
-                        let code = monitor_main(self.store().root(), self.runroot(), &c.id, sync_w);
-                        // SAFETY: _exit skips the caller's destructors, which
-                        // belong to the parent's copy of the state.
-                        unsafe { libc::_exit(code) }
+        let null = File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(EngineError::io(&c.id, "open", "/dev/null"))?;
+        let mut cmd = Command::new(self.monitor_exe());
+        cmd.arg("--root")
+            .arg(self.store().root())
+            .arg("--runroot")
+            .arg(self.runroot())
+            .arg("__monitor")
+            .arg(&c.id)
+            .stdin(
+                null.try_clone()
+                    .map_err(EngineError::io(&c.id, "dup", "/dev/null"))?,
+            )
+            .stdout(
+                null.try_clone()
+                    .map_err(EngineError::io(&c.id, "dup", "/dev/null"))?,
+            )
+            .stderr(null);
+        let raw_sync = sync_w.as_raw_fd();
+        // SAFETY: between fork and exec the closure only calls setsid(2) and
+        // dup2(2), both async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                // dup2 clears FD_CLOEXEC on the copy, so the monitor keeps
+                // it; if the pipe already is fd 3, clear the flag by hand.
+                if raw_sync == SYNC_FD {
+                    if libc::fcntl(SYNC_FD, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
                     }
-                    // SAFETY: as above.
-                    _ => unsafe { libc::_exit(0) },
+                } else if libc::dup2(raw_sync, SYNC_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
                 }
-            }
-            ForkResult::Parent { child } => {
-                drop(sync_w);
-                let mut answer = String::new();
-                let _ = File::from(sync_r).read_to_string(&mut answer);
-                let _ = waitpid(child, None);
-                let answer = answer.trim_end();
-                if answer == "ok" {
-                    return Ok(());
-                }
-                let Some(rest) = answer.strip_prefix("err ") else {
-                    return Err(EngineError::Monitor(format!(
-                        "container {}: monitor exited before the container started",
-                        c.id
-                    )));
-                };
-                let (code, msg) = rest.split_once(' ').unwrap_or(("125", rest));
-                Err(EngineError::Detached {
-                    code: code.parse().unwrap_or(125),
-                    message: msg.to_string(),
-                })
-            }
+                Ok(())
+            });
         }
+        let mut child =
+            cmd.spawn()
+                .map_err(EngineError::io(&c.id, "spawn monitor", self.monitor_exe()))?;
+        drop(sync_w);
+        let mut answer = String::new();
+        let _ = File::from(sync_r).read_to_string(&mut answer);
+        // Reap the monitor if it already quit; otherwise it is re-parented
+        // when we exit.
+        let _ = child.try_wait();
+        let answer = answer.trim_end();
+        if answer == "ok" {
+            return Ok(());
+        }
+        let Some(rest) = answer.strip_prefix("err ") else {
+            return Err(EngineError::Monitor(format!(
+                "container {}: monitor exited before the container started",
+                c.id
+            )));
+        };
+        let (code, msg) = rest.split_once(' ').unwrap_or(("125", rest));
+        Err(EngineError::Detached {
+            code: code.parse().unwrap_or(125),
+            message: msg.to_string(),
+        })
     }
 }
 
@@ -98,8 +132,13 @@ fn detach_stdio() {
     }
 }
 
-fn monitor_main(root: &Path, runroot: &Path, id: &str, sync: OwnedFd) -> i32 {
+/// The monitor process's body (the hidden `__monitor ID` command): owns
+/// container `id` until it exits. The sync pipe is fd 3. Returns the
+/// process's exit status.
+pub fn monitor_main(root: &Path, runroot: &Path, id: &str) -> i32 {
     detach_stdio();
+    // SAFETY: fd 3 was set up by run_detached for this process alone.
+    let sync = unsafe { OwnedFd::from_raw_fd(SYNC_FD) };
     let _ = prctl::set_child_subreaper(true);
     let mut sync = File::from(sync);
     let engine = match Engine::open(root, runroot) {
