@@ -1,0 +1,165 @@
+//! `berth run` in the foreground, as root on a busybox image imported by
+//! the test: hostname, PID namespace, mounts, exit codes, Docker's defaults.
+
+mod containers_support;
+
+use containers_support::{Env, IMAGE};
+
+#[test]
+fn hostname_is_set_and_rm_removes() {
+    let env = Env::new();
+    let r = env.berth(&["run", "--rm", "--hostname", "container", IMAGE, "hostname"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "container\n"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+    // Default hostname: the first 12 hex digits of the id.
+    let id = env.ok(&["create", IMAGE, "hostname"]).trim().to_string();
+    let r = env.berth(&["start", "-a", &id]);
+    assert_eq!(r.stdout.trim(), &id[..12]);
+}
+
+#[test]
+fn ps_sees_only_its_own_pid_namespace() {
+    let env = Env::new();
+    let out = env.ok(&["run", "--rm", IMAGE, "ps", "-ef"]);
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let fields: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        (fields[0], fields[2], fields[3]),
+        ("1", "ps", "-ef"),
+        "{out}"
+    );
+}
+
+#[test]
+fn mounts_stay_inside_the_container() {
+    let env = Env::new();
+    let root = env.root().display().to_string();
+    let id = env
+        .ok(&["run", "-d", IMAGE, "sleep", "100"])
+        .trim()
+        .to_string();
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !host.contains(&root),
+        "host mount table shows the container's overlay:\n{host}"
+    );
+    assert!(!host.contains(&id));
+    // The container's table holds only its own mounts.
+    let inside = env.ok(&["exec", &id, "cat", "/proc/self/mountinfo"]);
+    for line in inside.lines() {
+        let mount_point = line.split_whitespace().nth(4).unwrap();
+        let ok = ["/", "/proc", "/dev", "/sys"]
+            .iter()
+            .any(|p| mount_point == *p || mount_point.starts_with(&format!("{p}/")));
+        assert!(ok, "unexpected mount in the container: {line}");
+        assert!(
+            !mount_point.starts_with("/work") && !mount_point.starts_with("/tmp"),
+            "{line}"
+        );
+    }
+    env.ok(&["rm", "-f", &id]);
+}
+
+#[test]
+fn exit_codes_are_dockers() {
+    let env = Env::new();
+    assert_eq!(
+        env.berth(&["run", "--rm", IMAGE, "sh", "-c", "exit 3"])
+            .code,
+        3
+    );
+    let r = env.berth(&["run", "--rm", IMAGE, "nosuchcommand"]);
+    assert_eq!(r.code, 127);
+    assert!(
+        r.stderr.contains("executable file not found"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    let r = env.berth(&["run", "--rm", IMAGE, "/etc/passwd"]);
+    assert_eq!(r.code, 126, "{}", r.stderr);
+    let r = env.berth(&["run", "--rm", IMAGE, "sh", "-c", "kill -9 $$"]);
+    assert_eq!(r.code, 137);
+}
+
+#[test]
+fn docker_defaults_and_flags_apply() {
+    let env = Env::new();
+    // Docker's 14 default capabilities (CapEff 00000000a80425fb).
+    let status = env.ok(&["run", "--rm", IMAGE, "cat", "/proc/self/status"]);
+    assert!(status.contains("CapEff:\t00000000a80425fb"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t0"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    let status = env.ok(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "no-new-privileges",
+        "--cap-drop",
+        "ALL",
+        IMAGE,
+        "cat",
+        "/proc/self/status",
+    ]);
+    assert!(
+        status.contains("CapEff:\t0000000000000000") && status.contains("NoNewPrivs:\t1"),
+        "{status}"
+    );
+    // Env, workdir, user.
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo $A $HOSTNAME; pwd; id -u",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("1 "), "{out}");
+    assert_eq!(&lines[1..], ["/tmp", "65534"]);
+    // Read-only rootfs and masked paths.
+    let r = env.berth(&["run", "--rm", "--read-only", IMAGE, "touch", "/x"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
+    assert_eq!(env.ok(&["run", "--rm", IMAGE, "cat", "/proc/kcore"]), "");
+    // Limits land in the cgroup / rlimits.
+    let r = env.berth(&[
+        "run",
+        "--rm",
+        "--ulimit",
+        "nofile=100:200",
+        IMAGE,
+        "sh",
+        "-c",
+        "ulimit -n",
+    ]);
+    assert_eq!(r.stdout.trim(), "100", "{}", r.stderr);
+    // Entrypoint override resets the image's Cmd.
+    assert_eq!(
+        env.ok(&["run", "--rm", "--entrypoint", "echo", IMAGE, "hi"]),
+        "hi\n"
+    );
+}
+
+#[test]
+fn init_reaps_as_pid_one_when_available() {
+    let env = Env::new();
+    let r = env.berth(&["run", "--rm", "--init", IMAGE, "true"]);
+    // berth-init is a separate static binary; without it --init is a
+    // clear error, never a silent no-op.
+    if r.code != 0 {
+        assert!(r.stderr.contains("--init"), "{}", r.stderr);
+    }
+}
