@@ -8,7 +8,8 @@
 //! kernel gives x32-specific entries 512-547 (`arch/x86/entry/syscalls/
 //! syscall_64.tbl`, ABI "x32").
 
-use std::str::FromStr;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use oci_spec::runtime::Arch;
 
@@ -83,24 +84,42 @@ impl Abi {
     /// The number `seccomp_data.nr` carries for `name`, if this ABI has it.
     pub(crate) fn resolve(self, name: &str) -> Option<u32> {
         match self {
-            Abi::X86_64 => syscalls::x86_64::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id() as u32),
             Abi::X32 => X32_SPECIFIC
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, nr)| *nr)
                 .or_else(|| Abi::X86_64.resolve(name))
                 .map(|nr| nr | X32_SYSCALL_BIT),
-            Abi::I386 => syscalls::x86::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id() as u32),
-            Abi::Aarch64 => syscalls::aarch64::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id() as u32),
-            Abi::Arm => syscalls::arm::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id() as u32),
+            _ => self.table().get(name).copied(),
+        }
+    }
+
+    /// The name → number table, built once: the crate's `FromStr` is a
+    /// linear match over ~450 names, and a profile asks ~1300 times.
+    fn table(self) -> &'static HashMap<&'static str, u32> {
+        static TABLES: [OnceLock<HashMap<&'static str, u32>>; 4] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        // `Sysno::iter()` stops before the table's last entry (syscalls
+        // 0.8.1 ends its walk at `id < last`), so the last one is added.
+        macro_rules! table {
+            ($i:expr, $sysno:ty) => {
+                TABLES[$i].get_or_init(|| {
+                    <$sysno>::iter()
+                        .chain(std::iter::once(<$sysno>::last()))
+                        .map(|s| (s.name(), s.id() as u32))
+                        .collect()
+                })
+            };
+        }
+        match self {
+            Abi::X86_64 | Abi::X32 => table!(0, syscalls::x86_64::Sysno),
+            Abi::I386 => table!(1, syscalls::x86::Sysno),
+            Abi::Aarch64 => table!(2, syscalls::aarch64::Sysno),
+            Abi::Arm => table!(3, syscalls::arm::Sysno),
         }
     }
 }
@@ -158,6 +177,11 @@ mod tests {
         assert_eq!(Abi::Arm.resolve("getcwd"), Some(183));
         assert_eq!(Abi::X32.resolve("getcwd"), Some(79 | X32_SYSCALL_BIT));
         assert_eq!(Abi::X32.resolve("execve"), Some(520 | X32_SYSCALL_BIT));
+        // The first and the last entries of a table.
+        assert_eq!(Abi::X86_64.resolve("read"), Some(0));
+        assert_eq!(Abi::X86_64.resolve("file_setattr"), Some(469));
+        assert_eq!(Abi::Aarch64.resolve("io_setup"), Some(0));
+        assert_eq!(Abi::Aarch64.resolve("file_setattr"), Some(469));
         // A name only newer kernels or other architectures have.
         assert_eq!(Abi::X86_64.resolve("no_such_syscall"), None);
         assert_eq!(Abi::X86_64.resolve("_llseek"), None);

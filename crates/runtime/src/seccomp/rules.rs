@@ -76,11 +76,9 @@ pub(crate) struct Profile {
 impl Profile {
     /// Checks `spec` for a kernel whose native ABI is `native`.
     pub(crate) fn from_oci(spec: &LinuxSeccomp, native: Abi) -> Result<Self, SeccompError> {
-        let default_action = action(
-            spec.default_action(),
-            spec.default_errno_ret(),
-            "the default action",
-        )?;
+        let default_action = action(spec.default_action(), spec.default_errno_ret(), || {
+            "the default action".to_owned()
+        })?;
         let mut abis = vec![native];
         for arch in spec.architectures().iter().flatten() {
             if let Some(abi) = Abi::from_oci(*arch, native) {
@@ -124,8 +122,9 @@ impl Profile {
 }
 
 fn rule(call: &LinuxSyscall, name: &str) -> Result<Rule, SeccompError> {
-    let what = format!("syscall {name:?}");
-    let action = action(call.action(), call.errno_ret(), &what)?;
+    let action = action(call.action(), call.errno_ret(), || {
+        format!("syscall {name:?}")
+    })?;
     let conds = call
         .args()
         .iter()
@@ -164,10 +163,11 @@ fn cond(arg: &LinuxSeccompArg, name: &str) -> Result<Cond, SeccompError> {
 }
 
 /// The `SECCOMP_RET_*` value of an OCI action.
+/// `what` names the rule for an error message.
 fn action(
     action: LinuxSeccompAction,
     errno_ret: Option<u32>,
-    what: &str,
+    what: impl Fn() -> String,
 ) -> Result<u32, SeccompError> {
     Ok(match action {
         // libseccomp's SCMP_ACT_KILL has always meant the thread.
@@ -178,7 +178,7 @@ fn action(
             let errno = errno_ret.unwrap_or(EPERM);
             if errno > MAX_ERRNO {
                 return Err(SeccompError::ErrnoOutOfRange {
-                    what: what.to_owned(),
+                    what: what(),
                     errno,
                 });
             }
@@ -188,7 +188,7 @@ fn action(
             let value = errno_ret.unwrap_or(EPERM);
             if value > 0xffff {
                 return Err(SeccompError::TraceValueOutOfRange {
-                    what: what.to_owned(),
+                    what: what(),
                     value,
                 });
             }
@@ -197,9 +197,7 @@ fn action(
         LinuxSeccompAction::ScmpActLog => RET_LOG,
         LinuxSeccompAction::ScmpActAllow => RET_ALLOW,
         LinuxSeccompAction::ScmpActNotify => {
-            return Err(SeccompError::NotifyUnsupported {
-                what: what.to_owned(),
-            })
+            return Err(SeccompError::NotifyUnsupported { what: what() })
         }
     })
 }
