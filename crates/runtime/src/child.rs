@@ -66,12 +66,18 @@ pub(crate) fn exit_with(ch: &Channel, err: ChildError, parent_gone: bool) -> ! {
 }
 
 /// Resets what the runtime's own process changed and a container must not
-/// inherit: Rust ignores SIGPIPE, and the caller may block signals.
+/// inherit: execve keeps ignored signals ignored (Rust ignores SIGPIPE, a
+/// caller may ignore SIGINT) and keeps the signal mask.
 pub(crate) fn reset_signals() -> Result<(), ChildError> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .ctx(|| "reset signal mask".into())?;
-    // SAFETY: installing SIG_DFL involves no handler code.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.ctx(|| "reset SIGPIPE".into())?;
+    for sig in Signal::iterator() {
+        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL involves no handler code.
+        unsafe { signal(sig, SigHandler::SigDfl) }.ctx(|| format!("reset {sig}"))?;
+    }
     Ok(())
 }
 

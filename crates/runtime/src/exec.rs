@@ -67,14 +67,18 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
             reason: "process.args is empty".into(),
         });
     }
+    let terminal = opts.process.terminal().unwrap_or(false);
+    if terminal && opts.console_socket.is_none() {
+        return Err(SpawnError::InvalidSpec {
+            id: id.into(),
+            reason: "process.terminal needs a console socket".into(),
+        });
+    }
     let namespaces = open_namespaces(opts.init_pid).map_err(sys(format!(
         "open namespaces of init process {}",
         opts.init_pid
     )))?;
-    let console = match opts
-        .console_socket
-        .filter(|_| opts.process.terminal().unwrap_or(false))
-    {
+    let console = match opts.console_socket.filter(|_| terminal) {
         Some(p) => Some(
             crate::tty::connect(p)
                 .map_err(sys(format!("connect console socket {}", p.display())))?,

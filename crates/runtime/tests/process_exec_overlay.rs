@@ -114,3 +114,111 @@ fn overlay_with_250_lower_layers_mounts() {
     // Mounted in the container's namespace only: the host sees an empty dir.
     assert_eq!(fs::read_dir(&merged).unwrap().count(), 0);
 }
+
+/// A cgroup2 dir under the host's unified mount, removed on drop.
+struct TestCgroup(std::path::PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+fn unified_root() -> &'static str {
+    // Hybrid hosts have cgroup2 at /sys/fs/cgroup/unified, pure v2 hosts at
+    // /sys/fs/cgroup.
+    if std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        "/sys/fs/cgroup/unified"
+    } else {
+        "/sys/fs/cgroup"
+    }
+}
+
+#[test]
+fn exec_runs_as_the_process_user_in_the_given_cgroup() {
+    let b = Bundle::busybox();
+    let s = spec(&["sleep", "30"]);
+    let name = format!("berth-r1-exec-{}", std::process::id());
+    let cg = TestCgroup(std::path::Path::new(unified_root()).join(&name));
+    fs::create_dir(&cg.0).unwrap();
+    let procs = vec![cg.0.join("cgroup.procs")];
+    let out = b.path().join("exec-out");
+    let result = b.path().join("result");
+    in_child(|| {
+        let o = File::create(&out).unwrap();
+        let opts = InitOptions {
+            id: "exec-user",
+            spec: &s,
+            bundle: b.path(),
+            overlay: None,
+            console_socket: None,
+            no_pivot: false,
+            exec_fifo: None,
+            stdio: Stdio::default(),
+        };
+        let init = spawn_init(&opts, &mut NoHooks).unwrap();
+        let mut p = s.process().clone().unwrap();
+        p.set_args(Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "id -u; pwd; grep '^0::' /proc/self/cgroup".into(),
+        ]));
+        p.set_user(
+            oci_spec::runtime::UserBuilder::default()
+                .uid(1234u32)
+                .gid(1234u32)
+                .build()
+                .unwrap(),
+        );
+        p.set_cwd("/tmp".into());
+        let stdio = Stdio {
+            stdin: None,
+            stdout: Some(o.as_fd()),
+            stderr: Some(o.as_fd()),
+        };
+        let eo = ExecOptions {
+            id: "exec-user",
+            init_pid: init.pid,
+            process: &p,
+            seccomp: None,
+            cgroup_procs: &procs,
+            console_socket: None,
+            stdio,
+        };
+        let code = match spawn_exec(&eo) {
+            Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
+            Err(e) => format!("err {e}"),
+        };
+        let mut q = p.clone();
+        q.set_args(Some(vec!["no-such-tool".into()]));
+        let missing = match spawn_exec(&ExecOptions {
+            process: &q,
+            cgroup_procs: &[],
+            ..eo
+        }) {
+            Ok(_) => "started".to_string(),
+            Err(e) => format!("{:?}: {e}", e.kind()),
+        };
+        let _ = kill(init.pid, Signal::SIGKILL);
+        let _ = init.wait();
+        fs::write(&result, format!("{code}\n{missing}")).unwrap();
+        0
+    });
+    let result = fs::read_to_string(&result).unwrap();
+    let out = fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        result, "0\nNotFound: exec: \"no-such-tool\": executable file not found in $PATH",
+        "{out}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1234", "{out}");
+    assert_eq!(lines[1], "/tmp", "{out}");
+    // Seen through the container's cgroup namespace (rooted at the init's
+    // cgroup) the path is relative, but it ends in our test cgroup.
+    assert!(
+        lines[2].starts_with("0::/") && lines[2].ends_with(&format!("/{name}")),
+        "{out}"
+    );
+    // No process is left in the cgroup once all is done.
+    assert_eq!(fs::read_to_string(&procs[0]).unwrap(), "");
+}

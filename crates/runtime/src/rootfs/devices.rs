@@ -99,7 +99,6 @@ pub(crate) fn create(root: BorrowedFd, dev: &Device, bind: bool) -> Result<(), C
         Mode::empty(),
     )
     .ctx(what)?;
-    let _ = nix::unistd::unlinkat(dirfd.as_fd(), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
     let old = nix::sys::stat::umask(Mode::empty());
     let res = mknodat(
         dirfd.as_fd(),
@@ -109,7 +108,11 @@ pub(crate) fn create(root: BorrowedFd, dev: &Device, bind: bool) -> Result<(), C
         makedev(dev.major, dev.minor),
     );
     nix::sys::stat::umask(old);
-    res.ctx(what)?;
+    match res {
+        // Already there, e.g. bind-mounted by a spec mount (runc: fine).
+        Err(Errno::EEXIST) => return Ok(()),
+        other => other.ctx(what)?,
+    }
     fchownat(
         dirfd.as_fd(),
         name,
@@ -154,6 +157,10 @@ pub(crate) fn symlinks(root: BorrowedFd) -> Result<(), ChildError> {
         "ptmx",
         nix::unistd::UnlinkatFlags::NoRemoveDir,
     );
-    symlinkat("pts/ptmx", dirfd.as_fd(), "ptmx").ctx(|| "symlink /dev/ptmx".into())?;
+    match symlinkat("pts/ptmx", dirfd.as_fd(), "ptmx") {
+        // A spec mount put something on /dev/ptmx: leave it.
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(ChildError::other("symlink /dev/ptmx", e)),
+    }
     Ok(())
 }
