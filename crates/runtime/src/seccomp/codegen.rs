@@ -13,8 +13,10 @@
 //! A syscall of an architecture the profile does not list (or an x32 one
 //! when x32 is not listed) kills the process. libseccomp's default "bad
 //! arch" action is `SCMP_ACT_KILL` (the thread) and runc and youki keep it;
-//! we kill the whole process, because a process with one thread killed is
-//! left half-alive, and the kernel's seccomp docs advise KILL_PROCESS.
+//! we kill the whole process, because killing one thread of a
+//! multi-threaded process leaves the others running without it. The
+//! default action would be the other choice, but a syscall number read
+//! with the wrong table may match an allow rule meant for another call.
 //!
 //! Each tree leaf (a few syscalls) jumps from its `jeq` to a return local to
 //! the leaf, so only the tree's `jge` nodes jump far; the assembler adds
