@@ -15,8 +15,9 @@
 //! arch" action is `SCMP_ACT_KILL` (the thread) and runc and youki keep it;
 //! we kill the whole process, because killing one thread of a
 //! multi-threaded process leaves the others running without it. The
-//! default action would be the other choice, but a syscall number read
-//! with the wrong table may match an allow rule meant for another call.
+//! default action would be the other choice, but under an allow-by-default
+//! profile it would let every syscall of the unlisted ABI past the deny
+//! rules (the classic `int 0x80` escape).
 //!
 //! Each tree leaf (a few syscalls) jumps from its `jeq` to a return local to
 //! the leaf, so only the tree's `jge` nodes jump far; the assembler adds
