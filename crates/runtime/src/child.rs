@@ -106,7 +106,7 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     apply_stdio(&c.opts.stdio)?;
     if c.double_fork {
         namespaces::join(&c.plan.join)?;
-        unshare(c.plan.create).ctx(|| "unshare namespaces".into())?;
+        unshare(c.plan.create - CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare namespaces".into())?;
         // CLONE_PARENT: the init becomes the caller's child, so the caller
         // can wait for it; CLONE_NEWPID was unshared above, so it is PID 1.
         if let Some(pid) = clone_fork(libc::CLONE_PARENT).ctx(|| "clone init".into())? {
@@ -116,6 +116,12 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
         }
     }
     c.channel.wait_go().ctx(|| "wait for runtime".into())?;
+    if c.plan.create.contains(CloneFlags::CLONE_NEWCGROUP) {
+        // Only now: the runtime has placed us in the container's cgroup,
+        // which becomes the namespace's root (runc does the same; at clone
+        // time the root would have been the runtime's own cgroup).
+        unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+    }
     let userns = c.plan.create.contains(CloneFlags::CLONE_NEWUSER);
     if userns {
         // Become the namespace's root (uid/gid maps are written by now).

@@ -108,7 +108,13 @@ pub(crate) fn spawn(
     };
     let (parent_ch, child_ch) = channel::pair().map_err(sys(id, "create sync socket"))?;
     let double_fork = !plan.join.is_empty();
-    let flags = if double_fork { 0 } else { plan.create.bits() };
+    // The cgroup namespace is unshared by the child once it is in its
+    // cgroup (after `after_clone`), so that cgroup becomes its root.
+    let flags = if double_fork {
+        0
+    } else {
+        (plan.create - CloneFlags::CLONE_NEWCGROUP).bits()
+    };
     let first = match clone_fork(flags).map_err(sys(id, "clone init process"))? {
         None => {
             drop(parent_ch);

@@ -161,11 +161,37 @@ fn seccomp_profile_is_installed() {
 /// Records where each hook point ran, into files the test reads back.
 struct Recorder {
     dir: std::path::PathBuf,
+    cgroup: std::path::PathBuf,
+}
+
+/// A cgroup2 dir under the host's unified mount, removed on drop.
+struct TestCgroup(std::path::PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+fn test_cgroup(name: &str) -> TestCgroup {
+    // Hybrid hosts have cgroup2 at /sys/fs/cgroup/unified, pure v2 hosts
+    // at /sys/fs/cgroup.
+    let unified = std::path::Path::new("/sys/fs/cgroup/unified");
+    let root = if unified.join("cgroup.procs").exists() {
+        unified
+    } else {
+        std::path::Path::new("/sys/fs/cgroup")
+    };
+    let dir = root.join(format!("{name}-{}", std::process::id()));
+    fs::create_dir(&dir).unwrap();
+    TestCgroup(dir)
 }
 
 impl InitHooks for Recorder {
     fn after_clone(&mut self, pid: Pid) -> Result<(), HookError> {
         fs::write(self.dir.join("after_clone"), pid.to_string())?;
+        // What r2's create does here: place the init in its cgroup.
+        fs::write(self.cgroup.join("cgroup.procs"), pid.to_string())?;
         Ok(())
     }
     fn before_pivot(&mut self, pid: Pid) -> Result<(), HookError> {
@@ -184,7 +210,12 @@ impl InitHooks for Recorder {
 #[test]
 fn caller_hooks_run_at_their_points() {
     let b = Bundle::busybox();
-    let mut s = spec(&["sh", "-c", "cat /tmp/start-hook"]);
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        "cat /tmp/start-hook; grep ^0:: /proc/self/cgroup",
+    ]);
+    let cg = test_cgroup("berth-r1-hooks");
     let mut root = s.root().clone().unwrap();
     root.set_readonly(Some(false));
     s.set_root(Some(root));
@@ -208,6 +239,7 @@ fn caller_hooks_run_at_their_points() {
         };
         let mut rec = Recorder {
             dir: b.path().to_path_buf(),
+            cgroup: cg.0.clone(),
         };
         let init = spawn_init(&opts, &mut rec).unwrap();
         let code = init.wait().unwrap();
@@ -228,8 +260,9 @@ fn caller_hooks_run_at_their_points() {
         "{mounts}"
     );
     // The hook ran in the init itself (PID 1 in the container), which
-    // then exec'd sh, which read the file the hook wrote.
-    assert_eq!(out, "1");
+    // then exec'd sh, which read the file the hook wrote. The cgroup
+    // namespace was created after the placement: its root is that cgroup.
+    assert_eq!(out, "10::/\n");
 }
 
 #[test]
