@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod blobs;
+pub mod changes;
 pub mod db;
 pub mod digest;
 pub mod images;
