@@ -37,6 +37,8 @@ mod rules;
 #[cfg(test)]
 mod interp;
 #[cfg(test)]
+mod prop;
+#[cfg(test)]
 mod tests;
 
 use oci_spec::runtime::LinuxSeccomp;
