@@ -101,7 +101,7 @@ fn user_groups_env_cwd_and_caps() {
     let mut s = spec(&[
         "sh",
         "-c",
-        "id -u; id -g; id -G; echo $FOO; pwd; grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status",
+        "id -u; id -g; id -G; echo $FOO; pwd; echo $HOME; umask; grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status",
     ]);
     let mut p = s.process().clone().unwrap();
     p.set_user(
@@ -122,8 +122,18 @@ fn user_groups_env_cwd_and_caps() {
     assert_eq!(code, 0, "stderr: {err}");
     let l: Vec<&str> = out.lines().collect();
     assert_eq!(
-        &l[..5],
-        &["1000", "1001", "1001 10", "bar baz", "/work/dir"],
+        &l[..7],
+        // uid 1000 is not in the rootfs' /etc/passwd: HOME=/ (runc);
+        // no umask in the spec: 0022 (runc).
+        &[
+            "1000",
+            "1001",
+            "1001 10",
+            "bar baz",
+            "/work/dir",
+            "/",
+            "0022"
+        ],
         "{out}"
     );
     // Default spec: AUDIT_WRITE(29), KILL(5), NET_BIND_SERVICE(10) in every

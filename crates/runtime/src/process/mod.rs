@@ -54,7 +54,11 @@ fn run(
     let Some(cmd) = args.first().cloned() else {
         return Err(ChildError::other("process.args", "empty"));
     };
-    let env = p.env().clone().unwrap_or_default();
+    let mut env = p.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        // runc and Docker add HOME from the container's /etc/passwd.
+        env.push(format!("HOME={}", home_of(p.user().uid())));
+    }
     let c_args = cstrings(&args, "argument")?;
     let c_env = cstrings(&env, "environment variable")?;
 
@@ -84,9 +88,8 @@ fn run(
         sets.apply()?;
     }
     prctl::set_keepcaps(false).ctx(|| "clear keep-caps".into())?;
-    if let Some(mask) = p.user().umask() {
-        umask(Mode::from_bits_truncate(mask));
-    }
+    // runc's default when the spec gives none.
+    umask(Mode::from_bits_truncate(p.user().umask().unwrap_or(0o022)));
     if !cwd.as_os_str().is_empty() {
         chdir(cwd).ctx(|| format!("chdir to cwd {}", cwd.display()))?;
     }
@@ -105,6 +108,33 @@ fn run(
         Ok(never) => match never {},
     };
     Err(lookup::exec_error(&cmd, &path, err))
+}
+
+/// The home dir of `uid` in the container's /etc/passwd, `/` if none.
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    home_in_passwd(&passwd, uid).unwrap_or_else(|| "/".into())
+}
+
+/// The 6th field of the passwd line whose 3rd field is `uid`.
+pub(crate) fn home_in_passwd(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 7 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| f[5].to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nbad line\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
+        assert_eq!(home_in_passwd(p, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in_passwd(p, 65534).as_deref(), Some("/nonexistent"));
+        assert_eq!(home_in_passwd(p, 1000), None);
+    }
 }
 
 fn install_seccomp(s: &LinuxSeccomp) -> Result<(), ChildError> {
