@@ -31,6 +31,7 @@ mod abi;
 mod bpf;
 mod codegen;
 mod error;
+pub mod features;
 mod load;
 mod rules;
 
