@@ -124,19 +124,6 @@ pub(crate) fn home_in_passwd(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn home_from_passwd() {
-        let p = "root:x:0:0:root:/root:/bin/sh\nbad line\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
-        assert_eq!(home_in_passwd(p, 0).as_deref(), Some("/root"));
-        assert_eq!(home_in_passwd(p, 65534).as_deref(), Some("/nonexistent"));
-        assert_eq!(home_in_passwd(p, 1000), None);
-    }
-}
-
 fn install_seccomp(s: &LinuxSeccomp) -> Result<(), ChildError> {
     crate::seccomp::install(s).ctx(|| "install seccomp filter".into())
 }
@@ -181,4 +168,17 @@ fn set_user(p: &Process) -> Result<(), ChildError> {
 
 fn setgroups_denied() -> bool {
     std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nbad line\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
+        assert_eq!(home_in_passwd(p, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in_passwd(p, 65534).as_deref(), Some("/nonexistent"));
+        assert_eq!(home_in_passwd(p, 1000), None);
+    }
 }
