@@ -9,7 +9,6 @@
 //! syscall_64.tbl`, ABI "x32").
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use oci_spec::runtime::Arch;
 
@@ -82,46 +81,75 @@ impl Abi {
     }
 
     /// The number `seccomp_data.nr` carries for `name`, if this ABI has it.
+    /// A linear match over the table; [`Abi::table`] is faster for many.
+    #[cfg(test)]
     pub(crate) fn resolve(self, name: &str) -> Option<u32> {
-        match self {
-            Abi::X32 => X32_SPECIFIC
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, nr)| *nr)
-                .or_else(|| Abi::X86_64.resolve(name))
-                .map(|nr| nr | X32_SYSCALL_BIT),
-            _ => self.table().get(name).copied(),
-        }
-    }
-
-    /// The name → number table, built once: the crate's `FromStr` is a
-    /// linear match over ~450 names, and a profile asks ~1300 times.
-    fn table(self) -> &'static HashMap<&'static str, u32> {
-        static TABLES: [OnceLock<HashMap<&'static str, u32>>; 4] = [
-            OnceLock::new(),
-            OnceLock::new(),
-            OnceLock::new(),
-            OnceLock::new(),
-        ];
-        // `Sysno::iter()` stops before the table's last entry (syscalls
-        // 0.8.1 ends its walk at `id < last`), so the last one is added.
-        macro_rules! table {
-            ($i:expr, $sysno:ty) => {
-                TABLES[$i].get_or_init(|| {
-                    <$sysno>::iter()
-                        .chain(std::iter::once(<$sysno>::last()))
-                        .map(|s| (s.name(), s.id() as u32))
-                        .collect()
-                })
+        macro_rules! id {
+            ($sysno:ty) => {
+                <$sysno as std::str::FromStr>::from_str(name)
+                    .ok()
+                    .map(|s| s.id() as u32)
             };
         }
         match self {
-            Abi::X86_64 | Abi::X32 => table!(0, syscalls::x86_64::Sysno),
-            Abi::I386 => table!(1, syscalls::x86::Sysno),
-            Abi::Aarch64 => table!(2, syscalls::aarch64::Sysno),
-            Abi::Arm => table!(3, syscalls::arm::Sysno),
+            Abi::X86_64 => id!(syscalls::x86_64::Sysno),
+            Abi::X32 => x32(name, Abi::X86_64.resolve(name)),
+            Abi::I386 => id!(syscalls::x86::Sysno),
+            Abi::Aarch64 => id!(syscalls::aarch64::Sysno),
+            Abi::Arm => id!(syscalls::arm::Sysno),
         }
     }
+
+    /// This ABI's name → number table, for resolving a whole profile. Built
+    /// per call, not cached in a static: a compile may run in a child forked
+    /// while another thread held a lazy static's initialisation, and would
+    /// then wait forever.
+    pub(crate) fn table(self) -> Names {
+        // `Sysno::iter()` stops before the table's last entry (syscalls
+        // 0.8.1 ends its walk at `id < last`), so the last one is added.
+        macro_rules! table {
+            ($sysno:ty) => {
+                <$sysno>::iter()
+                    .chain(std::iter::once(<$sysno>::last()))
+                    .map(|s| (s.name(), s.id() as u32))
+                    .collect()
+            };
+        }
+        let map = match self {
+            Abi::X86_64 | Abi::X32 => table!(syscalls::x86_64::Sysno),
+            Abi::I386 => table!(syscalls::x86::Sysno),
+            Abi::Aarch64 => table!(syscalls::aarch64::Sysno),
+            Abi::Arm => table!(syscalls::arm::Sysno),
+        };
+        Names { abi: self, map }
+    }
+}
+
+/// One ABI's syscall numbers by name.
+pub(crate) struct Names {
+    abi: Abi,
+    map: HashMap<&'static str, u32>,
+}
+
+impl Names {
+    /// As [`Abi::resolve`].
+    pub(crate) fn resolve(&self, name: &str) -> Option<u32> {
+        let nr = self.map.get(name).copied();
+        match self.abi {
+            Abi::X32 => x32(name, nr),
+            _ => nr,
+        }
+    }
+}
+
+/// The x32 number of `name`, whose x86_64 number is `x86_64`.
+fn x32(name: &str, x86_64: Option<u32>) -> Option<u32> {
+    X32_SPECIFIC
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, nr)| *nr)
+        .or(x86_64)
+        .map(|nr| nr | X32_SYSCALL_BIT)
 }
 
 /// The x32-only entries of `syscall_64.tbl` (numbers without the x32 bit).
@@ -178,10 +206,16 @@ mod tests {
         assert_eq!(Abi::X32.resolve("getcwd"), Some(79 | X32_SYSCALL_BIT));
         assert_eq!(Abi::X32.resolve("execve"), Some(520 | X32_SYSCALL_BIT));
         // The first and the last entries of a table.
-        assert_eq!(Abi::X86_64.resolve("read"), Some(0));
-        assert_eq!(Abi::X86_64.resolve("file_setattr"), Some(469));
-        assert_eq!(Abi::Aarch64.resolve("io_setup"), Some(0));
-        assert_eq!(Abi::Aarch64.resolve("file_setattr"), Some(469));
+        assert_eq!(Abi::X86_64.table().resolve("read"), Some(0));
+        assert_eq!(Abi::X86_64.table().resolve("file_setattr"), Some(469));
+        assert_eq!(Abi::Aarch64.table().resolve("io_setup"), Some(0));
+        assert_eq!(Abi::Aarch64.table().resolve("file_setattr"), Some(469));
+        assert_eq!(
+            Abi::X32.table().resolve("execve"),
+            Some(520 | X32_SYSCALL_BIT)
+        );
+        assert_eq!(Abi::X32.table().resolve("read"), Some(X32_SYSCALL_BIT));
+        assert_eq!(Abi::X32.table().resolve("no_such_syscall"), None);
         // A name only newer kernels or other architectures have.
         assert_eq!(Abi::X86_64.resolve("no_such_syscall"), None);
         assert_eq!(Abi::X86_64.resolve("_llseek"), None);

@@ -81,9 +81,10 @@ pub(crate) fn generate(profile: &Profile) -> Result<Vec<SockFilter>, SeccompErro
 
 /// The code for one ABI; the syscall number is in A.
 fn section(asm: &mut Assembler, profile: &Profile, abi: Abi) {
+    let names = abi.table();
     let mut by_nr: BTreeMap<u32, (Vec<&Rule>, Option<&Rule>)> = BTreeMap::new();
     for (name, rule) in &profile.rules {
-        if let Some(nr) = abi.resolve(name) {
+        if let Some(nr) = names.resolve(name) {
             let (conditional, unconditional) = by_nr.entry(nr).or_default();
             if !rule.conds.is_empty() {
                 conditional.push(rule);
@@ -101,7 +102,7 @@ fn section(asm: &mut Assembler, profile: &Profile, abi: Abi) {
         .collect();
 
     if profile.wants_enosys_stub() {
-        if let Some(max) = profile.names.iter().filter_map(|n| abi.resolve(n)).max() {
+        if let Some(max) = profile.names.iter().filter_map(|n| names.resolve(n)).max() {
             let known = asm.label();
             asm.jump(Cmp::Gt, max, Target::Next, Target::To(known));
             asm.ret(RET_ERRNO | ENOSYS);
