@@ -173,6 +173,7 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     let plan = ExecPlan {
         process,
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
     };
     let channel = &c.channel;
     let fifo = c.fifo.take();

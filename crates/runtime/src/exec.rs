@@ -113,6 +113,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                 let plan = ExecPlan {
                     process: opts.process,
                     seccomp: opts.seccomp,
+                    personality: None,
                 };
                 Ok(process::setup_and_exec(&plan, &mut || Ok(())))
             })();

@@ -295,3 +295,23 @@ fn cgroup_mount_shows_the_hierarchies() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn personality_and_io_priority() {
+    let b = Bundle::busybox();
+    let mut s = spec(&["sh", "-c", "uname -m; ionice"]);
+    let mut linux = s.linux().clone().unwrap();
+    let pers: oci_spec::runtime::LinuxPersonality =
+        serde_json::from_value(serde_json::json!({"domain": "LINUX32"})).unwrap();
+    linux.set_personality(Some(pers));
+    s.set_linux(Some(linux));
+    let mut p = s.process().clone().unwrap();
+    let io: oci_spec::runtime::LinuxIOPriority =
+        serde_json::from_value(serde_json::json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0}))
+            .unwrap();
+    p.set_io_priority(Some(io));
+    s.set_process(Some(p));
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(out, "i686\nidle\n");
+}

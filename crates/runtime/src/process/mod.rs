@@ -6,6 +6,7 @@
 //! hosts berth targets so far run neither LSM (no /sys/module/apparmor, no
 //! /sys/fs/selinux), so there is nothing to apply them to.
 
+mod attrs;
 pub(crate) mod caps;
 pub(crate) mod lookup;
 pub(crate) mod rlimits;
@@ -16,7 +17,7 @@ use std::path::Path;
 use nix::sys::prctl;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, execve, setgroups, setresgid, setresuid, Gid, Uid};
-use oci_spec::runtime::{LinuxSeccomp, Process};
+use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 
 use self::caps::CapSets;
 use crate::error::{ChildError, Context};
@@ -25,6 +26,8 @@ use crate::error::{ChildError, Context};
 pub(crate) struct ExecPlan<'a> {
     pub(crate) process: &'a Process,
     pub(crate) seccomp: Option<&'a LinuxSeccomp>,
+    /// `linux.personality` (init only, as runc).
+    pub(crate) personality: Option<&'a LinuxPersonality>,
 }
 
 fn cstrings(list: &[String], what: &str) -> Result<Vec<CString>, ChildError> {
@@ -63,6 +66,12 @@ fn run(
     let c_env = cstrings(&env, "environment variable")?;
 
     rlimits::apply(p.rlimits().as_deref().unwrap_or_default())?;
+    if let Some(io) = p.io_priority() {
+        attrs::apply_io_priority(io)?;
+    }
+    if let Some(pers) = plan.personality {
+        attrs::apply_personality(pers)?;
+    }
     if let Some(adj) = p.oom_score_adj() {
         write_oom_score_adj(adj)?;
     }
