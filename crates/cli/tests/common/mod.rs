@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod archives;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -186,7 +188,7 @@ pub fn image_ids(env: &Env) -> Vec<String> {
 pub fn tree(dir: &Path) -> Vec<String> {
     let out = Command::new("find")
         .arg(dir)
-        .args(["-printf", "%P\n"])
+        .args(["-mindepth", "1", "-printf", "%P\n"])
         .output()
         .unwrap();
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
