@@ -382,3 +382,36 @@ fn loading_without_no_new_privs_or_cap_sys_admin_is_refused() {
         }
     }
 }
+
+#[test]
+fn tsync_flag_filters_every_thread() {
+    // Returns getcwd's answer in another thread, after the filter went in.
+    fn getcwd_in_other_thread(tsync: bool) -> Outcome {
+        let flags: &[&str] = if tsync {
+            &["SECCOMP_FILTER_FLAG_TSYNC"]
+        } else {
+            &[]
+        };
+        let seccomp = profile(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "flags": flags,
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+        }));
+        in_child(|| {
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let other = std::thread::spawn(move || {
+                wait.recv().unwrap();
+                let mut buf = [0u8; 256];
+                // SAFETY: getcwd writes at most `buf.len()` bytes into `buf`.
+                sys(unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) })
+            });
+            install(&seccomp).map_err(|e| e.to_string())?;
+            go.send(()).unwrap();
+            let want = if tsync { Err(libc::EACCES) } else { Ok(()) };
+            expect("getcwd in the other thread", other.join().unwrap(), want)
+        })
+    }
+    assert_exited_ok(getcwd_in_other_thread(true));
+    // Without TSYNC the filter stays with the thread that loaded it.
+    assert_exited_ok(getcwd_in_other_thread(false));
+}
