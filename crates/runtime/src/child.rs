@@ -107,6 +107,9 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     if c.double_fork {
         namespaces::join(&c.plan.join)?;
         unshare(c.plan.create - CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare namespaces".into())?;
+        if c.plan.create.contains(namespaces::CLONE_NEWTIME) {
+            write_time_offsets(spec)?;
+        }
         // CLONE_PARENT: the init becomes the caller's child, so the caller
         // can wait for it; CLONE_NEWPID was unshared above, so it is PID 1.
         if let Some(pid) = clone_fork(libc::CLONE_PARENT).ctx(|| "clone init".into())? {
@@ -204,6 +207,31 @@ fn wait_fifo(fifo: &OwnedFd) -> Result<(), ChildError> {
     )
     .ctx(|| "open exec fifo".into())?;
     nix::unistd::write(&fd, &[0u8]).ctx(|| "write exec fifo".into())?;
+    Ok(())
+}
+
+/// `linux.timeOffsets`, written before the first process enters the new
+/// time namespace (time_namespaces(7)).
+fn write_time_offsets(spec: &Spec) -> Result<(), ChildError> {
+    let map = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref());
+    let mut text = String::new();
+    for (clock, off) in map.into_iter().flatten() {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(ChildError::other(
+                "linux.timeOffsets",
+                format!("unknown clock {clock:?}"),
+            ));
+        }
+        let (secs, nanos) = (off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0));
+        text.push_str(&format!("{clock} {secs} {nanos}\n"));
+    }
+    if !text.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", text)
+            .ctx(|| "write time namespace offsets".into())?;
+    }
     Ok(())
 }
 

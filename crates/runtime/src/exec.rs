@@ -23,13 +23,14 @@ use crate::sys::clone_fork;
 
 /// The namespaces joined, in order: user first (it owns the others), mnt
 /// last among those that change paths we still need.
-const NAMESPACES: [(&str, CloneFlags); 7] = [
+const NAMESPACES: [(&str, CloneFlags); 8] = [
     ("user", CloneFlags::CLONE_NEWUSER),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),
     ("pid", CloneFlags::CLONE_NEWPID),
     ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("time", crate::namespaces::CLONE_NEWTIME),
     ("mnt", CloneFlags::CLONE_NEWNS),
 ];
 

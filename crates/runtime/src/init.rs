@@ -107,7 +107,11 @@ pub(crate) fn spawn(
         None => None,
     };
     let (parent_ch, child_ch) = channel::pair().map_err(sys(id, "create sync socket"))?;
-    let double_fork = !plan.join.is_empty();
+    // A second clone is needed to join namespaces before creating the
+    // others, and for a time namespace (it can only be unshared, and then
+    // applies to children).
+    let double_fork =
+        !plan.join.is_empty() || plan.create.contains(crate::namespaces::CLONE_NEWTIME);
     // The cgroup namespace is unshared by the child once it is in its
     // cgroup (after `after_clone`), so that cgroup becomes its root.
     let flags = if double_fork {

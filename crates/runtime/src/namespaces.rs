@@ -19,10 +19,13 @@ pub(crate) struct NamespacePlan {
     pub(crate) join: Vec<(CloneFlags, PathBuf)>,
 }
 
-/// The clone flag of a namespace type; `None` for types this runtime does
-/// not support (time).
-pub(crate) fn flag(typ: LinuxNamespaceType) -> Option<CloneFlags> {
-    Some(match typ {
+/// `CLONE_NEWTIME` (Linux 5.6), which neither nix nor libc define. Its bit
+/// overlaps clone(2)'s exit-signal byte, so it is only ever unshared.
+pub(crate) const CLONE_NEWTIME: CloneFlags = CloneFlags::from_bits_retain(0x80);
+
+/// The clone flag of a namespace type.
+pub(crate) fn flag(typ: LinuxNamespaceType) -> CloneFlags {
+    match typ {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
         LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
         LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
@@ -30,13 +33,13 @@ pub(crate) fn flag(typ: LinuxNamespaceType) -> Option<CloneFlags> {
         LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
         LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
         LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
-        LinuxNamespaceType::Time => return None,
-    })
+        LinuxNamespaceType::Time => CLONE_NEWTIME,
+    }
 }
 
 impl NamespacePlan {
-    /// Reads `linux.namespaces`; a duplicate or unsupported type is an
-    /// error naming it.
+    /// Reads `linux.namespaces`; a duplicate type is an error naming it
+    /// (an unknown type name already fails when the spec is parsed).
     pub(crate) fn from_spec(spec: &Spec) -> Result<Self, String> {
         let mut plan = NamespacePlan {
             create: CloneFlags::empty(),
@@ -45,12 +48,7 @@ impl NamespacePlan {
         let mut seen = CloneFlags::empty();
         let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
         for ns in namespaces.into_iter().flatten() {
-            let Some(f) = flag(ns.typ()) else {
-                return Err(format!(
-                    "namespace type {:?} is not supported",
-                    ns.typ().to_string()
-                ));
-            };
+            let f = flag(ns.typ());
             if seen.contains(f) {
                 return Err(format!("namespace {:?} listed twice", ns.typ().to_string()));
             }
@@ -118,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_and_unsupported_are_errors() {
+    fn duplicate_is_an_error_and_time_is_planned() {
         let dup = spec(vec![
             (LinuxNamespaceType::Pid, None),
             (LinuxNamespaceType::Pid, None),
@@ -127,8 +125,9 @@ mod tests {
             .unwrap_err()
             .contains("twice"));
         let time = spec(vec![(LinuxNamespaceType::Time, None)]);
-        assert!(NamespacePlan::from_spec(&time)
-            .unwrap_err()
-            .contains("not supported"));
+        assert_eq!(
+            NamespacePlan::from_spec(&time).unwrap().create,
+            CLONE_NEWTIME
+        );
     }
 }

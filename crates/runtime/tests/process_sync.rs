@@ -194,3 +194,36 @@ fn user_namespace_maps_root() {
         ["0", "100000", "65536"]
     );
 }
+
+#[test]
+fn time_namespace_with_boottime_offset() {
+    let b = Bundle::busybox();
+    let mut s = spec(&["sh", "-c", "cut -d. -f1 /proc/uptime"]);
+    let mut linux = s.linux().clone().unwrap();
+    let mut ns = linux.namespaces().clone().unwrap();
+    ns.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Time)
+            .build()
+            .unwrap(),
+    );
+    linux.set_namespaces(Some(ns));
+    let offsets: std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset> =
+        serde_json::from_value(serde_json::json!({"boottime": {"secs": 864000}})).unwrap();
+    linux.set_time_offsets(Some(offsets));
+    s.set_linux(Some(linux));
+    let host: u64 = fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    let inside: u64 = out.trim().parse().unwrap();
+    assert!(
+        inside >= host + 864000 && inside < host + 864000 + 60,
+        "{inside} vs host {host}"
+    );
+}
