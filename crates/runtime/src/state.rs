@@ -409,7 +409,7 @@ impl ContainerDir {
         read_record(&self.id, &self.path)
     }
 
-    /// Writes `state.json` atomically: a temp file, fsync'd, renamed over.
+    /// Writes `state.json` atomically: a temp file renamed over it.
     pub fn save(&self, rec: &Record) -> Result<(), StateError> {
         let tmp = self.path.join(".state.json.tmp");
         let data = serde_json::to_vec(rec).map_err(|source| StateError::Corrupt {
@@ -423,8 +423,9 @@ impl ContainerDir {
             .mode(0o600)
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
+        // No fsync: the root lives on tmpfs (/run) and is gone at reboot;
+        // the rename alone keeps readers from seeing a partial file.
         f.write_all(&data).map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("sync", &tmp))?;
         let dst = self.path.join(STATE_FILE);
         fs::rename(&tmp, &dst).map_err(io_err("rename state file to", &dst))
     }

@@ -57,9 +57,16 @@ pub fn is_frozen(rec: &Record) -> bool {
 /// the standard nodes the runtime creates in `/dev` (null, zero, full,
 /// random, urandom, tty, console, ptmx, pts) stay usable even when the
 /// spec starts with "deny all", as `runc spec` does. Later rules win.
+///
+/// A spec without device rules gets none: no rule means no restriction,
+/// and a list of allow rules alone would make cgroup v2's filter deny the
+/// rest.
 pub fn with_default_devices(res: &LinuxResources) -> LinuxResources {
     let mut res = res.clone();
     let mut rules = res.devices().clone().unwrap_or_default();
+    if rules.is_empty() {
+        return res;
+    }
     let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut b = LinuxDeviceCgroupBuilder::default()
             .allow(true)
@@ -89,4 +96,31 @@ pub fn with_default_devices(res: &LinuxResources) -> LinuxResources {
     ]);
     res.set_devices(Some(rules));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use oci_spec::runtime::LinuxResourcesBuilder;
+
+    use super::*;
+
+    #[test]
+    fn default_devices_follow_a_deny_all_but_not_an_empty_list() {
+        let none = LinuxResources::default();
+        assert!(with_default_devices(&none).devices().is_none());
+        let deny = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()
+            .unwrap();
+        let res = LinuxResourcesBuilder::default()
+            .devices(vec![deny])
+            .build()
+            .unwrap();
+        let rules = with_default_devices(&res).devices().clone().unwrap();
+        assert!(!rules[0].allow(), "the spec's rule stays first");
+        assert!(rules
+            .iter()
+            .any(|r| r.allow() && r.major() == Some(1) && r.minor() == Some(3)));
+    }
 }

@@ -177,6 +177,10 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError
 
 fn owner_name() -> String {
     let uid = nix::unistd::geteuid();
+    // Skip the NSS lookup on the common path.
+    if uid.is_root() {
+        return "root".to_string();
+    }
     nix::unistd::User::from_uid(uid)
         .ok()
         .flatten()
