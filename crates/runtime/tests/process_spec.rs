@@ -315,3 +315,25 @@ fn personality_and_io_priority() {
     assert_eq!(code, 0, "stderr: {err}");
     assert_eq!(out, "i686\nidle\n");
 }
+
+#[test]
+fn scheduler_and_cpu_affinity() {
+    let b = Bundle::busybox();
+    // /proc/self/stat: field 19 is nice, 41 the policy (3 = SCHED_BATCH).
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        "cut -d' ' -f19,41 /proc/self/stat; grep Cpus_allowed_list /proc/self/status",
+    ]);
+    let mut p = s.process().clone().unwrap();
+    p.set_scheduler(Some(
+        serde_json::from_value(serde_json::json!({"policy": "SCHED_BATCH", "nice": 5})).unwrap(),
+    ));
+    p.set_exec_cpu_affinity(Some(
+        serde_json::from_value(serde_json::json!({"initial": "0", "final": "0"})).unwrap(),
+    ));
+    s.set_process(Some(p));
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(out, "5 3\nCpus_allowed_list:\t0\n");
+}

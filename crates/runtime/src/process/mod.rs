@@ -69,6 +69,13 @@ fn run(
     if let Some(io) = p.io_priority() {
         attrs::apply_io_priority(io)?;
     }
+    if let Some(s) = p.scheduler() {
+        attrs::apply_scheduler(s)?;
+    }
+    let affinity = p.exec_cpu_affinity().as_ref();
+    if let Some(initial) = affinity.and_then(|a| a.initial().as_deref()) {
+        attrs::apply_cpu_affinity(initial)?;
+    }
     if let Some(pers) = plan.personality {
         attrs::apply_personality(pers)?;
     }
@@ -110,6 +117,9 @@ fn run(
         if let Some(s) = plan.seccomp {
             install_seccomp(s)?;
         }
+    }
+    if let Some(fin) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
+        attrs::apply_cpu_affinity(fin)?;
     }
     crate::sys::cloexec_from(3).ctx(|| "mark fds close-on-exec".into())?;
     let err = match execve(&c_path, &c_args, &c_env) {
