@@ -1,6 +1,6 @@
 //! The content-addressed blob store, `blobs/sha256/<hex>`: manifests,
 //! configs and original layer blobs. A blob is hashed while it is written to
-//! a locked file in `tmp/`, verified, fsynced and renamed into place, so a
+//! a locked file in `tmp/`, verified (and fsynced if configured) and renamed into place, so a
 //! blob path that exists always holds exactly the bytes of its digest.
 
 use std::fs::{self, File};
@@ -46,12 +46,13 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> BlobError {
 pub struct BlobStore {
     dir: PathBuf,
     tmp: PathBuf,
+    fsync: bool,
 }
 
 impl BlobStore {
     /// A blob store in `dir` (`<root>/blobs/sha256`) staging in `tmp`.
-    pub(crate) fn new(dir: PathBuf, tmp: PathBuf) -> BlobStore {
-        BlobStore { dir, tmp }
+    pub(crate) fn new(dir: PathBuf, tmp: PathBuf, fsync: bool) -> BlobStore {
+        BlobStore { dir, tmp, fsync }
     }
 
     /// Where the blob with this digest lives (whether or not it exists).
@@ -120,6 +121,7 @@ impl BlobStore {
             hasher: Sha256::new(),
             size: 0,
             dir: self.dir.clone(),
+            fsync: self.fsync,
         })
     }
 
@@ -146,6 +148,7 @@ pub struct BlobWriter {
     hasher: Sha256,
     size: u64,
     dir: PathBuf,
+    fsync: bool,
 }
 
 impl BlobWriter {
@@ -154,7 +157,8 @@ impl BlobWriter {
         self.size
     }
 
-    /// Verifies the digest, fsyncs and renames the blob into place.
+    /// Verifies the digest, fsyncs (if the store asks for it) and renames
+    /// the blob into place.
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<Digest, BlobError> {
         let actual = Digest::from_hasher(std::mem::take(&mut self.hasher));
         if let Some(exp) = expected {
@@ -168,7 +172,9 @@ impl BlobWriter {
         let what = format!("store {actual}");
         let f = self.staging.file();
         f.flush().map_err(io_err(what.clone()))?;
-        f.sync_data().map_err(io_err(what.clone()))?;
+        if self.fsync {
+            f.sync_data().map_err(io_err(what.clone()))?;
+        }
         // Same content under the same name: replacing an existing blob by
         // rename is atomic and harmless.
         fs::rename(self.staging.path(), self.dir.join(actual.hex())).map_err(io_err(what))?;

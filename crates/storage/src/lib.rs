@@ -27,4 +27,4 @@ pub use overlay::{
 };
 pub use reference::{Reference, ReferenceError};
 pub use staging::StagingDir;
-pub use store::{Store, StoreError};
+pub use store::{Store, StoreError, StoreOptions};

@@ -42,11 +42,23 @@ pub enum StoreError {
     Overlay(#[from] OverlayError),
 }
 
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreOptions {
+    /// Flush new layers (`syncfs`) and blobs (`fdatasync`) to disk before
+    /// they become visible, so they survive a power cut, not only a killed
+    /// process. Off by default, like Docker and podman: it makes a large
+    /// load wait for the disk. The metadata database is always
+    /// crash-consistent (SQLite WAL).
+    pub fsync: bool,
+}
+
 /// An image store rooted at one directory (`--root`).
 pub struct Store {
     root: PathBuf,
     db: Db,
     blobs: BlobStore,
+    options: StoreOptions,
 }
 
 impl Store {
@@ -54,6 +66,11 @@ impl Store {
     /// `blobs/sha256/`, `layers/`, `containers/`, `volumes/`, `tmp/`.
     /// Staging leftovers no live process holds are removed.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
+        Store::open_with(root, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with options.
+    pub fn open_with(root: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let open_err = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Open { path, source }
@@ -66,12 +83,18 @@ impl Store {
         staging::clean(&tmp).map_err(open_err(&tmp))?;
         let db = Db::open(&root.join("berth.db"))?;
         db.migrate(crate::schema::COMPONENT, crate::schema::MIGRATIONS)?;
-        let blobs = BlobStore::new(root.join("blobs/sha256"), tmp);
+        let blobs = BlobStore::new(root.join("blobs/sha256"), tmp, options.fsync);
         Ok(Store {
             root: root.to_path_buf(),
             db,
             blobs,
+            options,
         })
+    }
+
+    /// The options the store was opened with.
+    pub fn options(&self) -> StoreOptions {
+        self.options
     }
 
     /// The store root.

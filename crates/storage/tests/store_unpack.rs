@@ -161,8 +161,8 @@ fn unpacks_every_entry_kind_with_metadata() {
             & 0o7777,
         0o755
     );
-    // Size counts regular file bytes.
-    let expected: u64 = [11, 10, 1, 4, 36, 15].iter().sum();
+    // Size counts regular file bytes and symlink target lengths.
+    let expected: u64 = [11, 10, 1, 4, 36, 15, 12, 6].iter().sum();
     assert_eq!(layer.size, expected);
     assert!(
         ts.tmp_entries().is_empty(),
@@ -466,4 +466,25 @@ fn truncated_and_garbage_streams_are_clear_errors() {
     // Not a tar at all.
     let msg = refused(&[b'x'; 2048]);
     assert!(msg.contains("invalid tar stream"), "{msg}");
+}
+
+#[test]
+fn fsync_option_unpacks_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        storage::Store::open_with(dir.path(), storage::StoreOptions { fsync: true }).unwrap();
+    assert!(store.options().fsync);
+    let plain = full_layer();
+    let gz = gzip(&plain);
+    let opts = UnpackOptions {
+        store_blob: true,
+        ..Default::default()
+    };
+    let layer = store.unpack_layer(&gz[..], &opts).unwrap();
+    assert_eq!(layer.diff_id, sha(&plain));
+    assert_eq!(fs::read(store.blobs().path(&sha(&gz))).unwrap(), gz);
+    assert!(store
+        .layer_path(&layer.chain_id)
+        .join("etc/passwd")
+        .is_file());
 }

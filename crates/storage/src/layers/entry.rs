@@ -305,6 +305,9 @@ impl<'a> Unpacker<'a> {
                     Err(er) => return Err(self.io_err("symlink", &raw, er)),
                 }
                 self.set_at_meta(&parent, name, &meta, &raw, false)?;
+                // Docker's image size counts a symlink's lstat size, the
+                // length of its target.
+                size = target.len() as u64;
             }
             EntryType::Link => {
                 let target = e

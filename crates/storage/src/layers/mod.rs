@@ -125,7 +125,8 @@ pub struct Layer {
     pub diff_id: Digest,
     /// Chain id of the layer below, if any.
     pub parent: Option<Digest>,
-    /// Unpacked size in bytes (sum of regular file sizes), as Docker counts.
+    /// Unpacked size in bytes (regular file sizes plus symlink target
+    /// lengths, hard links once), as Docker counts.
     pub size: u64,
     /// Digest of the original blob as received, if it was kept in the blob
     /// store (`UnpackOptions::store_blob`).

@@ -124,9 +124,11 @@ pub(super) fn unpack_layer<R: Read>(
     };
 
     if let Some(mut s) = staging {
-        // Make the layer durable before it becomes visible: a layer path
-        // that exists must be complete even after a power cut.
-        nix::unistd::syncfs(s.file()).map_err(|e| io_err("syncfs", s.path())(e.into()))?;
+        // With fsync, make the layer durable before it becomes visible: a
+        // layer path that exists is then complete even after a power cut.
+        if store.options().fsync {
+            nix::unistd::syncfs(s.file()).map_err(|e| io_err("syncfs", s.path())(e.into()))?;
+        }
         let dst = store.layers_dir().join(chain.hex());
         match fs::rename(s.path(), &dst) {
             Ok(()) => s.keep(),
@@ -160,7 +162,7 @@ pub(super) fn unpack_layer<R: Read>(
     store.layer_record(&chain)
 }
 
-/// Sum of regular file sizes below `dir`, each inode once.
+/// Sum of regular file and symlink sizes below `dir`, each inode once.
 fn dir_size(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let mut seen = std::collections::HashSet::new();
@@ -172,7 +174,7 @@ fn dir_size(dir: &Path) -> u64 {
             let Ok(m) = e.metadata() else { continue };
             if m.is_dir() {
                 stack.push(e.path());
-            } else if m.is_file() && seen.insert(m.ino()) {
+            } else if (m.is_file() || m.file_type().is_symlink()) && seen.insert(m.ino()) {
                 total += m.len();
             }
         }
