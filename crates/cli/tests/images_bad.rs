@@ -20,7 +20,11 @@ struct Baseline {
 fn baseline() -> Baseline {
     let env = Env::new();
     let l = layer(&[Entry::Dir("etc"), Entry::File("etc/good", b"good\n")]);
-    let files = docker_archive(&[l.clone()], &[Digest::of_bytes(&l)], &["good:1"]);
+    let files = docker_archive(
+        std::slice::from_ref(&l),
+        &[Digest::of_bytes(&l)],
+        &["good:1"],
+    );
     let out = env.run_stdin(&["load"], &tar_of(&files));
     assert!(
         out.status.success(),
@@ -61,7 +65,7 @@ impl Baseline {
 fn one_layer_archive(entries: &[Entry<'_>]) -> Vec<u8> {
     let l = layer(entries);
     tar_of(&docker_archive(
-        &[l.clone()],
+        std::slice::from_ref(&l),
         &[Digest::of_bytes(&l)],
         &["bad:1"],
     ))
@@ -75,7 +79,11 @@ fn truncated_archive() {
     // Cut inside the layer, and cut just before manifest.json.
     b.load_fails(&full[..full.len() / 2], "truncated");
     let l = layer(&[Entry::File("big", &big)]);
-    let files = docker_archive(&[l.clone()], &[Digest::of_bytes(&l)], &["bad:1"]);
+    let files = docker_archive(
+        std::slice::from_ref(&l),
+        &[Digest::of_bytes(&l)],
+        &["bad:1"],
+    );
     b.load_fails(
         &tar_of(&files[..files.len() - 1]),
         "neither manifest.json nor index.json",
@@ -96,15 +104,23 @@ fn wrong_digests() {
     let l = layer(&[Entry::File("a", b"a\n")]);
     let other = layer(&[Entry::File("b", b"b\n")]);
     // A blob stored under a name that is not its digest.
-    let mut files = docker_archive(&[l.clone()], &[Digest::of_bytes(&l)], &["bad:1"]);
+    let mut files = docker_archive(
+        std::slice::from_ref(&l),
+        &[Digest::of_bytes(&l)],
+        &["bad:1"],
+    );
     files[0].1 = other.clone();
     b.load_fails(&tar_of(&files), "digest mismatch");
     // The config's diff id does not match the layer.
-    let files = docker_archive(&[l.clone()], &[Digest::of_bytes(&other)], &["bad:1"]);
+    let files = docker_archive(
+        std::slice::from_ref(&l),
+        &[Digest::of_bytes(&other)],
+        &["bad:1"],
+    );
     b.load_fails(&tar_of(&files), "diff id");
     // An OCI descriptor whose digest names another blob.
     let mut files = oci_archive(
-        &[l.clone()],
+        std::slice::from_ref(&l),
         &[Digest::of_bytes(&l)],
         "application/vnd.oci.image.layer.v1.tar",
         "example.com/bad:1",
@@ -209,11 +225,15 @@ fn path_traversal_in_layers() {
 fn manifest_names_missing_blob() {
     let b = baseline();
     let l = layer(&[Entry::File("a", b"a\n")]);
-    let mut files = docker_archive(&[l.clone()], &[Digest::of_bytes(&l)], &["bad:1"]);
+    let mut files = docker_archive(
+        std::slice::from_ref(&l),
+        &[Digest::of_bytes(&l)],
+        &["bad:1"],
+    );
     files.remove(0);
     b.load_fails(&tar_of(&files), "missing from the archive");
     let mut files = oci_archive(
-        &[l.clone()],
+        std::slice::from_ref(&l),
         &[Digest::of_bytes(&l)],
         "application/vnd.oci.image.layer.v1.tar",
         "example.com/bad:1",
@@ -227,7 +247,7 @@ fn unknown_media_type() {
     let b = baseline();
     let l = layer(&[Entry::File("a", b"a\n")]);
     let files = oci_archive(
-        &[l.clone()],
+        std::slice::from_ref(&l),
         &[Digest::of_bytes(&l)],
         "application/vnd.example.weird",
         "example.com/bad:1",
@@ -240,7 +260,11 @@ fn unknown_media_type() {
 fn bad_references() {
     let b = baseline();
     let l = layer(&[Entry::File("a", b"a\n")]);
-    let files = docker_archive(&[l.clone()], &[Digest::of_bytes(&l)], &["Bad:Upper"]);
+    let files = docker_archive(
+        std::slice::from_ref(&l),
+        &[Digest::of_bytes(&l)],
+        &["Bad:Upper"],
+    );
     b.load_fails(&tar_of(&files), "invalid reference format");
     b.env
         .fails(&["tag", "good:1", "Bad:x"], "must be lowercase");
