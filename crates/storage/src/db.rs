@@ -143,15 +143,14 @@ impl Db {
 
     /// Brings `component`'s schema up to `steps.len()` (see the module docs).
     pub fn migrate(&self, component: &str, steps: &[&str]) -> Result<(), DbError> {
+        // Fast path without the write lock: every open of the store runs
+        // this, and several berth processes open it at once.
+        let current = self.read(|tx| component_version(tx, component))?;
+        if current == steps.len() {
+            return Ok(());
+        }
         self.write(|tx| {
-            let current: usize = tx
-                .query_row(
-                    "SELECT version FROM berth_schema WHERE component = ?1",
-                    [component],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?
-                .unwrap_or(0) as usize;
+            let current = component_version(tx, component)?;
             if current > steps.len() {
                 return Err(DbError::TooNew {
                     component: component.to_string(),
@@ -179,6 +178,18 @@ impl Db {
             Ok(())
         })
     }
+}
+
+/// The version a component's schema is at (0 if it has none).
+fn component_version(tx: &Transaction<'_>, component: &str) -> Result<usize, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT version FROM berth_schema WHERE component = ?1",
+            [component],
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        .unwrap_or(0) as usize)
 }
 
 #[cfg(test)]
