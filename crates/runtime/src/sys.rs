@@ -155,6 +155,33 @@ pub(crate) fn move_mount_to_fd(mnt: BorrowedFd, target: BorrowedFd) -> io::Resul
     Ok(())
 }
 
+/// mount_setattr(2) with `AT_RECURSIVE` on the mount `fd` refers to.
+pub(crate) fn mount_setattr_recursive(fd: BorrowedFd, set: u64, clr: u64) -> io::Result<()> {
+    let empty = cstr("");
+    let attr = libc::mount_attr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `attr` is a live mount_attr of the size passed; the path is
+    // the empty string, used with AT_EMPTY_PATH to act on `fd` itself.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `dup2(2)` onto a fixed fd number (0–2), which nix's owned-fd `dup2`
 /// cannot express.
 pub(crate) fn dup2_raw(old: RawFd, new: RawFd) -> io::Result<()> {

@@ -96,6 +96,54 @@ fn write_through_ro_bind_fails() {
 }
 
 #[test]
+fn recursive_read_only_bind_covers_submounts() {
+    let b = Bundle::busybox();
+    let data = b.path().join("data");
+    fs::create_dir_all(data.join("sub")).unwrap();
+    // A submount in the bind source, made inside the container's mount
+    // namespace by a first bind, then the whole tree bound rro.
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        "touch /data/f; echo rc=$?; touch /data/sub/f; echo rc=$?",
+    ]);
+    let mut mounts = s.mounts().clone().unwrap();
+    let tmpfs = MountBuilder::default()
+        .destination(
+            data.join("sub")
+                .to_str()
+                .unwrap()
+                .trim_start_matches('/')
+                .to_string(),
+        )
+        .typ("tmpfs")
+        .source("tmpfs")
+        .build()
+        .unwrap();
+    // The tmpfs lands inside the rootfs at <rootfs>/<data>/sub; bind that
+    // tree (with its submount) to /data instead, recursively read-only.
+    let inner = b
+        .rootfs()
+        .join(data.to_str().unwrap().trim_start_matches('/'));
+    fs::create_dir_all(inner.join("sub")).unwrap();
+    mounts.push(tmpfs);
+    mounts.push(
+        MountBuilder::default()
+            .destination("/data")
+            .typ("bind")
+            .source(&inner)
+            .options(vec!["rbind".into(), "rro".into()])
+            .build()
+            .unwrap(),
+    );
+    s.set_mounts(Some(mounts));
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    assert_eq!(out, "rc=1\nrc=1\n", "{err}");
+    assert_eq!(err.matches("Read-only file system").count(), 2, "{err}");
+}
+
+#[test]
 fn user_groups_env_cwd_and_caps() {
     let b = Bundle::busybox();
     let mut s = spec(&[

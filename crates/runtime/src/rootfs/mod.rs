@@ -201,16 +201,21 @@ fn mount_one(root: BorrowedFd, m: &Mount, s: &RootfsSetup) -> Result<(), ChildEr
         }
         other => other.ctx(|| what("mount"))?,
     }
-    apply_propagation(root, dest, &o.propagation).ctx(|| what("propagation"))
+    apply_after(root, dest, &o).ctx(|| what("recursive attributes, propagation"))
 }
 
-fn apply_propagation(root: BorrowedFd, dest: &Path, list: &[MsFlags]) -> std::io::Result<()> {
-    if list.is_empty() {
+/// What needs the finished mount: recursive attributes (`rro`...) and
+/// propagation changes.
+fn apply_after(root: BorrowedFd, dest: &Path, o: &options::MountOptions) -> std::io::Result<()> {
+    if o.propagation.is_empty() && o.rec_set == 0 && o.rec_clr == 0 {
         return Ok(());
     }
     // Reopen: the earlier fd refers to the directory under the new mount.
     let target = open_in_root(root, dest, Create::Nothing)?;
-    for p in list {
+    if o.rec_set != 0 || o.rec_clr != 0 {
+        crate::sys::mount_setattr_recursive(target.as_fd(), o.rec_set, o.rec_clr)?;
+    }
+    for p in &o.propagation {
         mount(no_str(), &fd_path(&target), no_str(), *p, no_str())?;
     }
     Ok(())
@@ -254,7 +259,7 @@ fn bind(
         let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | locked_flags(&p);
         mount(no_str(), &p, no_str(), flags, no_str()).ctx(|| what("remount"))?;
     }
-    apply_propagation(root, dest, &o.propagation).ctx(|| what("propagation"))
+    apply_after(root, dest, o).ctx(|| what("recursive attributes, propagation"))
 }
 
 /// Switches the root to `rootfs` (DESIGN.md step 3.6) and chdirs to `/`.

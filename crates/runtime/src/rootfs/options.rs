@@ -12,6 +12,11 @@ pub(crate) struct MountOptions {
     pub(crate) propagation: Vec<MsFlags>,
     /// Unknown options, passed to the filesystem as its data string.
     pub(crate) data: Vec<String>,
+    /// `MOUNT_ATTR_*` to set on the whole tree (`rro`, `rnosuid`...),
+    /// applied with mount_setattr(2) `AT_RECURSIVE`, as runc does.
+    pub(crate) rec_set: u64,
+    /// `MOUNT_ATTR_*` to clear on the whole tree (`rrw`, `rsuid`...).
+    pub(crate) rec_clr: u64,
 }
 
 impl MountOptions {
@@ -35,11 +40,30 @@ pub(crate) fn parse(options: &[String]) -> MountOptions {
         flags: MsFlags::empty(),
         propagation: Vec::new(),
         data: Vec::new(),
+        rec_set: 0,
+        rec_clr: 0,
     };
     for opt in options {
         let opt = opt.as_str();
         if let Some(f) = propagation(opt) {
             out.propagation.push(f);
+            continue;
+        }
+        if let Some((clear, attr)) = rec_attr(opt) {
+            if attr & libc::MOUNT_ATTR__ATIME == libc::MOUNT_ATTR__ATIME || is_atime_mode(opt) {
+                // The atime modes are one field: clear it, then set one.
+                out.rec_clr |= libc::MOUNT_ATTR__ATIME;
+                out.rec_set &= !libc::MOUNT_ATTR__ATIME;
+                if !clear {
+                    out.rec_set |= attr;
+                }
+            } else if clear {
+                out.rec_clr |= attr;
+                out.rec_set &= !attr;
+            } else {
+                out.rec_set |= attr;
+                out.rec_clr &= !attr;
+            }
             continue;
         }
         match flag(opt) {
@@ -87,6 +111,37 @@ fn flag(opt: &str) -> Option<(bool, MsFlags)> {
     })
 }
 
+/// (clears, attr) of a recursive option, runc's `recAttrFlags` table.
+fn rec_attr(opt: &str) -> Option<(bool, u64)> {
+    Some(match opt {
+        "rro" => (false, libc::MOUNT_ATTR_RDONLY),
+        "rrw" => (true, libc::MOUNT_ATTR_RDONLY),
+        "rnosuid" => (false, libc::MOUNT_ATTR_NOSUID),
+        "rsuid" => (true, libc::MOUNT_ATTR_NOSUID),
+        "rnodev" => (false, libc::MOUNT_ATTR_NODEV),
+        "rdev" => (true, libc::MOUNT_ATTR_NODEV),
+        "rnoexec" => (false, libc::MOUNT_ATTR_NOEXEC),
+        "rexec" => (true, libc::MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (false, libc::MOUNT_ATTR_NODIRATIME),
+        "rdiratime" => (true, libc::MOUNT_ATTR_NODIRATIME),
+        "rrelatime" => (false, libc::MOUNT_ATTR_RELATIME),
+        "rnorelatime" => (true, libc::MOUNT_ATTR_RELATIME),
+        "rnoatime" => (false, libc::MOUNT_ATTR_NOATIME),
+        "ratime" => (true, libc::MOUNT_ATTR_NOATIME),
+        "rstrictatime" => (false, libc::MOUNT_ATTR_STRICTATIME),
+        "rnostrictatime" => (true, libc::MOUNT_ATTR_STRICTATIME),
+        _ => return None,
+    })
+}
+
+/// Whether a recursive option is one of the (exclusive) atime modes.
+fn is_atime_mode(opt: &str) -> bool {
+    matches!(
+        opt,
+        "rrelatime" | "rnorelatime" | "rnoatime" | "ratime" | "rstrictatime" | "rnostrictatime"
+    )
+}
+
 /// The propagation flag of a propagation option.
 pub(crate) fn propagation(opt: &str) -> Option<MsFlags> {
     Some(match opt {
@@ -128,6 +183,19 @@ mod tests {
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
         assert!(o.is_bind());
         assert!(o.data.is_empty());
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        let o = opts(&["rbind", "rro", "rnosuid", "rnoatime"]);
+        assert_eq!(
+            o.rec_set,
+            libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(o.rec_clr, libc::MOUNT_ATTR__ATIME);
+        assert!(o.data.is_empty());
+        let o = opts(&["rro", "rrw"]);
+        assert_eq!((o.rec_set, o.rec_clr), (0, libc::MOUNT_ATTR_RDONLY));
     }
 
     #[test]
