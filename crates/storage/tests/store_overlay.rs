@@ -199,3 +199,28 @@ fn many_layers_mount_with_relative_options() {
     );
     ts.store.remove_container_rootfs("many").unwrap();
 }
+
+#[test]
+fn busybox_image_runs_in_the_merged_root() {
+    let ts = TestStore::new();
+    let tar = testkit::busybox_tar(ts.dir.path()).unwrap();
+    let data = fs::read(&tar).unwrap();
+    let (id, layers) = ts.image(&[store_common::gzip(&data)], "busybox", &["busybox"]);
+    assert_eq!(layers[0].diff_id, store_common::sha(&data));
+    let layout = ts.store.prepare_container_rootfs(&id, "bb", &INIT).unwrap();
+    let out = in_merged_view(
+        &overlay_options(&layout),
+        Path::new("/"),
+        &layout.rootfs,
+        "chroot . /bin/sh -c 'echo $(cat /etc/hostname) > /tmp/from-container; ls /bin | wc -l; cat /etc/resolv.conf'",
+    );
+    let mut lines = out.lines();
+    let applets: usize = lines.next().unwrap().trim().parse().unwrap();
+    assert!(applets > 50, "busybox applet links missing: {applets}");
+    assert_eq!(lines.next(), Some("nameserver 192.0.2.53"));
+    assert_eq!(
+        fs::read_to_string(layout.upper.join("tmp/from-container")).unwrap(),
+        "box1\n"
+    );
+    ts.store.remove_container_rootfs("bb").unwrap();
+}

@@ -29,12 +29,20 @@ mod tests {
 
     #[test]
     fn matches_known_values() {
-        // Computed independently: printf 'sha256:<a> sha256:<b>' | sha256sum
+        // Independent values: printf 'sha256:<a> sha256:<b>' | sha256sum,
+        // where <a>, <b>, <c> are the sha256 of "a", "b", "c".
+        let d = |hex: &str| Digest::from_hex(hex).unwrap();
         let a = Digest::of_bytes(b"a");
         let b = Digest::of_bytes(b"b");
+        let c = Digest::of_bytes(b"c");
+        assert_eq!(
+            a,
+            d("ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb")
+        );
+        let ab = d("51c0c8ace48498d6f5fee6b0592cc06f2da0f3cbe09c5a34a97dce85c3889676");
+        let abc = d("2fce7f8ce91bcf0a1428b36e1024639fdbd9469eea762dba98aa749631885106");
         assert_eq!(chain_id(None, &a), a);
-        let ab = chain_id(Some(&a), &b);
-        assert_eq!(ab, Digest::of_bytes(format!("{a} {b}").as_bytes()));
-        assert_eq!(chain_ids(&[a.clone(), b.clone()]), vec![a, ab]);
+        assert_eq!(chain_id(Some(&a), &b), ab);
+        assert_eq!(chain_ids(&[a.clone(), b, c]), vec![a, ab, abc]);
     }
 }
