@@ -177,6 +177,8 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
         process,
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+        default_caps: None,
+        force_no_new_privs: false,
     };
     let channel = &c.channel;
     let fifo = c.fifo.take();

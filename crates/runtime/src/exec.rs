@@ -17,6 +17,7 @@ use crate::channel::{self, Msg};
 use crate::child::{apply_stdio, exit_with, reset_signals};
 use crate::error::{ChildError, Context, SpawnError};
 use crate::init::{recv, send, unexpected, ChildGuard};
+use crate::process::caps::CapSets;
 use crate::process::{self, ExecPlan};
 use crate::spawn::ExecOptions;
 use crate::sys::clone_fork;
@@ -53,6 +54,26 @@ fn open_namespaces(pid: Pid) -> io::Result<Vec<(File, CloneFlags)>> {
     Ok(out)
 }
 
+/// What an exec inherits from the init when its process does not say.
+struct InitLimits {
+    caps: Option<CapSets>,
+    no_new_privs: bool,
+}
+
+/// The init's capability sets and no_new_privs (read before the exec
+/// leaves the host's /proc behind).
+fn read_init_limits(pid: Pid) -> io::Result<InitLimits> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let caps = CapSets::from_status(&status).map_err(io::Error::other)?;
+    let no_new_privs = status
+        .lines()
+        .any(|l| l.replace(char::is_whitespace, "") == "NoNewPrivs:1");
+    Ok(InitLimits {
+        caps: Some(caps),
+        no_new_privs,
+    })
+}
+
 pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
     let id = opts.id;
     let sys = |op: String| {
@@ -75,6 +96,8 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
             reason: "process.terminal needs a console socket".into(),
         });
     }
+    let inherited = read_init_limits(opts.init_pid)
+        .map_err(sys(format!("read /proc/{}/status", opts.init_pid)))?;
     let namespaces = open_namespaces(opts.init_pid).map_err(sys(format!(
         "open namespaces of init process {}",
         opts.init_pid
@@ -115,6 +138,8 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                     process: opts.process,
                     seccomp: opts.seccomp,
                     personality: None,
+                    default_caps: inherited.caps.clone(),
+                    force_no_new_privs: inherited.no_new_privs,
                 };
                 Ok(process::setup_and_exec(&plan, &mut || Ok(())))
             })();

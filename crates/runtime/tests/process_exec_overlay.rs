@@ -222,3 +222,64 @@ fn exec_runs_as_the_process_user_in_the_given_cgroup() {
     // No process is left in the cgroup once all is done.
     assert_eq!(fs::read_to_string(&procs[0]).unwrap(), "");
 }
+
+#[test]
+fn exec_without_capabilities_gets_the_inits_not_more() {
+    let b = Bundle::busybox();
+    let mut s = spec(&["sleep", "30"]);
+    let mut p = s.process().clone().unwrap();
+    p.set_no_new_privileges(Some(true));
+    s.set_process(Some(p));
+    let out = b.path().join("exec-out");
+    let result = b.path().join("result");
+    in_child(|| {
+        let o = File::create(&out).unwrap();
+        let opts = InitOptions {
+            id: "exec-caps",
+            spec: &s,
+            bundle: b.path(),
+            overlay: None,
+            console_socket: None,
+            no_pivot: false,
+            exec_fifo: None,
+            stdio: Stdio::default(),
+        };
+        let init = spawn_init(&opts, &mut NoHooks).unwrap();
+        let mut p = s.process().clone().unwrap();
+        p.set_capabilities(None);
+        p.set_no_new_privileges(None);
+        p.set_args(Some(vec![
+            "grep".into(),
+            "-E".into(),
+            "^(CapBnd|CapEff|NoNewPrivs)".into(),
+            "/proc/self/status".into(),
+        ]));
+        let stdio = Stdio {
+            stdin: None,
+            stdout: Some(o.as_fd()),
+            stderr: Some(o.as_fd()),
+        };
+        let eo = ExecOptions {
+            id: "exec-caps",
+            init_pid: init.pid,
+            process: &p,
+            seccomp: None,
+            cgroup_procs: &[],
+            console_socket: None,
+            stdio,
+        };
+        let code = match spawn_exec(&eo) {
+            Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
+            Err(e) => format!("err {e}"),
+        };
+        let _ = kill(init.pid, Signal::SIGKILL);
+        let _ = init.wait();
+        fs::write(&result, code).unwrap();
+        0
+    });
+    let out = fs::read_to_string(&out).unwrap();
+    assert_eq!(fs::read_to_string(&result).unwrap(), "0", "{out}");
+    assert!(out.contains("CapEff:\t0000000020000420"), "{out}");
+    assert!(out.contains("CapBnd:\t0000000020000420"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+}

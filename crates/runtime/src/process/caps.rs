@@ -25,6 +25,7 @@ pub(crate) fn convert(set: Option<&Capabilities>) -> Result<CapsHashSet, ChildEr
 }
 
 /// The parsed sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CapSets {
     bounding: CapsHashSet,
     effective: CapsHashSet,
@@ -42,6 +43,29 @@ impl CapSets {
             permitted: convert(c.permitted().as_ref())?,
             inheritable: convert(c.inheritable().as_ref())?,
             ambient: convert(c.ambient().as_ref())?,
+        })
+    }
+
+    /// The sets of a running process from its `/proc/<pid>/status`
+    /// (`CapInh`, `CapPrm`, `CapEff`, `CapBnd`, `CapAmb` hex masks).
+    pub(crate) fn from_status(status: &str) -> Result<Self, String> {
+        let mask = |key: &str| -> Result<CapsHashSet, String> {
+            let line = status
+                .lines()
+                .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+                .ok_or_else(|| format!("no {key} line"))?;
+            let bits = u64::from_str_radix(line.trim(), 16).map_err(|e| format!("{key}: {e}"))?;
+            Ok(caps::all()
+                .into_iter()
+                .filter(|c| c.index() < 64 && bits & (1u64 << c.index()) != 0)
+                .collect())
+        };
+        Ok(CapSets {
+            bounding: mask("CapBnd")?,
+            effective: mask("CapEff")?,
+            permitted: mask("CapPrm")?,
+            inheritable: mask("CapInh")?,
+            ambient: mask("CapAmb")?,
         })
     }
 
@@ -88,6 +112,26 @@ mod tests {
     use oci_spec::runtime::Capability as Spec;
 
     use super::*;
+
+    #[test]
+    fn sets_from_proc_status() {
+        let status = "Name:\tsh\nCapInh:\t0000000000000000\nCapPrm:\t0000000020000420\n\
+                      CapEff:\t0000000020000420\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\n";
+        let s = CapSets::from_status(status).unwrap();
+        let want: CapsHashSet = [
+            Capability::CAP_KILL,
+            Capability::CAP_NET_BIND_SERVICE,
+            Capability::CAP_AUDIT_WRITE,
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(s.effective, want);
+        assert_eq!(s.permitted, want);
+        assert!(s.inheritable.is_empty() && s.ambient.is_empty());
+        assert!(s.bounding.contains(&Capability::CAP_CHOWN));
+        assert!(!s.bounding.contains(&Capability::CAP_SYS_ADMIN));
+        assert!(CapSets::from_status("Name:\tx\n").is_err());
+    }
 
     #[test]
     fn converts_spec_names() {

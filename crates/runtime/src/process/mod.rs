@@ -28,6 +28,12 @@ pub(crate) struct ExecPlan<'a> {
     pub(crate) seccomp: Option<&'a LinuxSeccomp>,
     /// `linux.personality` (init only, as runc).
     pub(crate) personality: Option<&'a LinuxPersonality>,
+    /// Capabilities when `process.capabilities` is absent (exec: those of
+    /// the container's init, so an exec never has more than the init).
+    pub(crate) default_caps: Option<CapSets>,
+    /// Set no_new_privs even if the process does not ask (exec into an
+    /// init that has it).
+    pub(crate) force_no_new_privs: bool,
 }
 
 fn cstrings(list: &[String], what: &str) -> Result<Vec<CString>, ChildError> {
@@ -83,7 +89,7 @@ fn run(
         write_oom_score_adj(adj)?;
     }
     let cwd = p.cwd();
-    let nnp = p.no_new_privileges().unwrap_or(false);
+    let nnp = p.no_new_privileges().unwrap_or(false) || plan.force_no_new_privs;
     if nnp {
         prctl::set_no_new_privs().ctx(|| "set no_new_privs".into())?;
     } else if let Some(s) = plan.seccomp {
@@ -91,11 +97,10 @@ fn run(
         // so it goes in before the capabilities are dropped (as runc).
         install_seccomp(s)?;
     }
-    let sets = p
-        .capabilities()
-        .as_ref()
-        .map(CapSets::from_spec)
-        .transpose()?;
+    let sets = match p.capabilities() {
+        Some(c) => Some(CapSets::from_spec(c)?),
+        None => plan.default_caps.clone(),
+    };
     if let Some(sets) = &sets {
         sets.drop_bounding()?;
     }
