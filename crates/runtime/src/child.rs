@@ -38,8 +38,23 @@ pub(crate) struct InitChild<'a, 'b> {
 /// Entry point in the child; never returns.
 pub(crate) fn init_main(mut c: InitChild) -> ! {
     let mut after_ready = false;
-    let err = run(&mut c, &mut after_ready);
+    let err = no_unwind(|| run(&mut c, &mut after_ready));
     exit_with(&c.channel, err, after_ready)
+}
+
+/// Runs the child's work so that a panic (in our code or a caller's
+/// hook) becomes a reported error: unwinding further would return into
+/// the caller's code in a copy of its process. (With `panic = "abort"`
+/// the child dies of SIGABRT instead, which its exit status shows.)
+pub(crate) fn no_unwind(f: impl FnOnce() -> ChildError) -> ChildError {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        ChildError::other("container setup panicked", what)
+    })
 }
 
 /// Reports `err` (to the parent, or to stderr once the parent is gone)

@@ -14,7 +14,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::channel::{self, Msg};
-use crate::child::{apply_stdio, exit_with, reset_signals};
+use crate::child::{apply_stdio, exit_with, no_unwind, reset_signals};
 use crate::error::{ChildError, Context, SpawnError};
 use crate::init::{recv, send, unexpected, ChildGuard};
 use crate::process::caps::CapSets;
@@ -114,36 +114,39 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
         Some(pid) => pid,
         None => {
             drop(parent_ch);
-            let err = (|| -> Result<ChildError, ChildError> {
-                reset_signals()?;
-                apply_stdio(&opts.stdio)?;
-                for (file, flag) in &namespaces {
-                    setns(file.as_fd(), *flag)
-                        .ctx(|| format!("join container namespace {flag:?}"))?;
-                }
-                drop(namespaces);
-                if let Some(pid) =
-                    clone_fork(libc::CLONE_PARENT).ctx(|| "clone exec process".into())?
-                {
-                    let _ = child_ch.send(&Msg::Pid(pid.as_raw()));
-                    // SAFETY: _exit ends the intermediate without running
-                    // the parent's destructors on its copied state.
-                    unsafe { libc::_exit(0) }
-                }
-                child_ch.wait_go().ctx(|| "wait for runtime".into())?;
-                if let Some(sock) = &console {
-                    crate::tty::setup(sock, opts.process)?;
-                }
-                let plan = ExecPlan {
-                    process: opts.process,
-                    seccomp: opts.seccomp,
-                    personality: None,
-                    default_caps: inherited.caps.clone(),
-                    force_no_new_privs: inherited.no_new_privs,
-                };
-                Ok(process::setup_and_exec(&plan, &mut || Ok(())))
-            })();
-            exit_with(&child_ch, err.unwrap_or_else(|e| e), false)
+            let err = no_unwind(|| {
+                (|| -> Result<ChildError, ChildError> {
+                    reset_signals()?;
+                    apply_stdio(&opts.stdio)?;
+                    for (file, flag) in &namespaces {
+                        setns(file.as_fd(), *flag)
+                            .ctx(|| format!("join container namespace {flag:?}"))?;
+                    }
+                    drop(namespaces);
+                    if let Some(pid) =
+                        clone_fork(libc::CLONE_PARENT).ctx(|| "clone exec process".into())?
+                    {
+                        let _ = child_ch.send(&Msg::Pid(pid.as_raw()));
+                        // SAFETY: _exit ends the intermediate without running
+                        // the parent's destructors on its copied state.
+                        unsafe { libc::_exit(0) }
+                    }
+                    child_ch.wait_go().ctx(|| "wait for runtime".into())?;
+                    if let Some(sock) = &console {
+                        crate::tty::setup(sock, opts.process)?;
+                    }
+                    let plan = ExecPlan {
+                        process: opts.process,
+                        seccomp: opts.seccomp,
+                        personality: None,
+                        default_caps: inherited.caps.clone(),
+                        force_no_new_privs: inherited.no_new_privs,
+                    };
+                    Ok(process::setup_and_exec(&plan, &mut || Ok(())))
+                })()
+                .unwrap_or_else(|e| e)
+            });
+            exit_with(&child_ch, err, false)
         }
     };
     drop(child_ch);

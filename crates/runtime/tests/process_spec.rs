@@ -207,6 +207,53 @@ impl InitHooks for Recorder {
     }
 }
 
+struct Panicky;
+
+impl InitHooks for Panicky {
+    fn before_exec_in_child(&mut self) -> Result<(), HookError> {
+        panic!("hook blew up");
+    }
+}
+
+#[test]
+fn a_panic_in_the_child_is_reported_not_unwound_into_the_caller() {
+    let b = Bundle::busybox();
+    let s = spec(&["true"]);
+    let result = b.path().join("result");
+    let code = in_child(|| {
+        let opts = InitOptions {
+            id: "panic",
+            spec: &s,
+            bundle: b.path(),
+            overlay: None,
+            console_socket: None,
+            no_pivot: false,
+            exec_fifo: None,
+            stdio: Stdio::default(),
+        };
+        // Only the test's forked process may get past this line: if the
+        // container child unwound into here it would write "returned" too.
+        let text = match spawn_init(&opts, &mut Panicky) {
+            Ok(_) => "ok\n".to_string(),
+            Err(e) => format!("{e}\n"),
+        };
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&result)
+            .unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        0
+    });
+    assert_eq!(code, 0);
+    let text = fs::read_to_string(&result).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("panicked") && text.contains("hook blew up"),
+        "{text}"
+    );
+}
+
 #[test]
 fn caller_hooks_run_at_their_points() {
     let b = Bundle::busybox();
