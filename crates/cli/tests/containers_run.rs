@@ -169,15 +169,48 @@ fn docker_defaults_and_flags_apply() {
 }
 
 #[test]
-fn init_without_a_reaper_binary_is_a_clear_error() {
+fn init_is_a_reaper_as_pid_one() {
     let env = Env::new();
-    // The reaper is a separate static `berth-init` next to `berth`; the
-    // test build has none, so --init must refuse rather than run without.
-    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_berth"));
-    assert!(!exe.with_file_name("berth-init").exists());
-    let r = env.berth(&["run", "--rm", "--init", IMAGE, "true"]);
-    assert_eq!(
-        (r.code, r.stderr.trim()),
-        (125, "berth: --init: no init binary available")
+    let out = env.ok(&["run", "--rm", "--init", IMAGE, "ps", "-o", "pid,args"]);
+    let pid1 = out.lines().nth(1).unwrap();
+    assert!(
+        pid1.trim_start().starts_with("1 /sbin/berth-init -- ps"),
+        "{out}"
     );
+    assert_eq!(
+        env.berth(&["run", "--rm", "--init", IMAGE, "sh", "-c", "exit 4"])
+            .code,
+        4
+    );
+    assert_eq!(
+        env.berth(&["run", "--rm", "--init", IMAGE, "nosuch"]).code,
+        127
+    );
+    // The init forwards SIGTERM to `sleep`, which (not being PID 1) dies
+    // of it at once: no stop timeout needed.
+    let id = env
+        .ok(&["run", "-d", "--init", IMAGE, "sleep", "1000"])
+        .trim()
+        .to_string();
+    // A signal that reaches PID 1 before it installed its handlers is
+    // ignored (as with tini), so wait for them.
+    let pid = env.inspect(&id, "{{.State.Pid}}");
+    let caught = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .any(|l| l.starts_with("SigCgt:") && !l.ends_with("0000000000000000"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !caught() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let t = std::time::Instant::now();
+    env.ok(&["stop", "-t", "20", &id]);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(env.wait_status(&id, "exited"), "exited 143");
 }

@@ -3,7 +3,7 @@
 //! recording what happened (started, failed, exited).
 
 use std::fs;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use cgroups::Manager;
@@ -84,7 +84,11 @@ impl Engine {
         let passwd = read_rootfs_file(&files_from, "etc/passwd");
         let group = read_rootfs_file(&files_from, "etc/group");
         let user = resolve_user(&c.config.user, passwd.as_deref(), group.as_deref())?;
-        let init_binary = init_binary();
+        let init_binary = if c.host_config.init {
+            self.init_binary()?
+        } else {
+            None
+        };
         let cg = cgroup_path(&c.id);
         let spec = build_spec(&SpecInput {
             config: &c.config,
@@ -271,10 +275,33 @@ impl Engine {
     }
 }
 
-/// The static reaper bound into `--init` containers: `berth-init` next to
-/// the running binary (built statically), if present.
-fn init_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let candidate = exe.parent()?.join("berth-init");
-    candidate.is_file().then_some(candidate)
+/// The static reaper for `--init`, built by `build.rs` (empty when the
+/// build host could not link it statically).
+const INIT_BINARY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/berth-init"));
+
+impl Engine {
+    /// Installs `berth-init` as `<root>/engine/berth-init` (atomically,
+    /// once per content) and returns its path; `None` if this build has none.
+    fn init_binary(&self) -> Result<Option<PathBuf>, EngineError> {
+        if INIT_BINARY.is_empty() {
+            return Ok(None);
+        }
+        let dir = self.store().root().join("engine");
+        let path = dir.join("berth-init");
+        if fs::metadata(&path).is_ok_and(|m| m.len() == INIT_BINARY.len() as u64)
+            && fs::read(&path).is_ok_and(|b| b == INIT_BINARY)
+        {
+            return Ok(Some(path));
+        }
+        fs::create_dir_all(&dir).map_err(EngineError::io("berth-init", "create", &dir))?;
+        let tmp = dir.join(format!(".berth-init.{}", std::process::id()));
+        fs::write(&tmp, INIT_BINARY).map_err(EngineError::io("berth-init", "write", &tmp))?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(EngineError::io(
+            "berth-init",
+            "chmod",
+            &tmp,
+        ))?;
+        fs::rename(&tmp, &path).map_err(EngineError::io("berth-init", "rename", &path))?;
+        Ok(Some(path))
+    }
 }
