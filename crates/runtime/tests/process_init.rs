@@ -291,3 +291,58 @@ fn rootfs_propagation_modes() {
         );
     }
 }
+
+#[test]
+fn bad_input_gives_one_line_errors_naming_the_object() {
+    let b = Bundle::busybox();
+    let failed = |s: &oci_spec::runtime::Spec| match run(&b, s, None) {
+        Outcome::Failed { message, .. } => message,
+        other => panic!("{other:?}"),
+    };
+    let mut s = spec(&["true"]);
+    let mut root = s.root().clone().unwrap();
+    root.set_path("no-such-rootfs".into());
+    s.set_root(Some(root));
+    let m = failed(&s);
+    assert!(
+        m.starts_with("container test: invalid spec: root.path ") && m.contains("no-such-rootfs"),
+        "{m}"
+    );
+
+    let mut s = spec(&["true"]);
+    let mut mounts = s.mounts().clone().unwrap();
+    mounts.push(
+        MountBuilder::default()
+            .destination("/data")
+            .typ("bind")
+            .source("/no/such/source")
+            .options(vec!["bind".into()])
+            .build()
+            .unwrap(),
+    );
+    s.set_mounts(Some(mounts));
+    let m = failed(&s);
+    assert!(
+        m.starts_with("bind /no/such/source on /data (source): "),
+        "{m}"
+    );
+
+    let mut s = spec(&["true"]);
+    let mut mounts = s.mounts().clone().unwrap();
+    mounts.push(
+        MountBuilder::default()
+            .destination("/x")
+            .typ("nosuchfs")
+            .source("none")
+            .build()
+            .unwrap(),
+    );
+    s.set_mounts(Some(mounts));
+    let m = failed(&s);
+    assert!(
+        m.starts_with("mount \"nosuchfs\" on /x (mount): ") && m.contains("No such device"),
+        "{m}"
+    );
+
+    assert!(!m.contains('\n'), "{m}");
+}

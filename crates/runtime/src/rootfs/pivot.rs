@@ -22,7 +22,16 @@ pub(crate) fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<(), ChildErro
     } else {
         // pivot_root(".", ".") puts the old root on top of the new one at
         // the same place, so no temporary dir is needed inside the rootfs.
-        pivot_root(".", ".").ctx(|| format!("pivot_root into {}", rootfs.display()))?;
+        match pivot_root(".", ".") {
+            // The classic cause: a rootfs on ramfs/initramfs.
+            Err(nix::errno::Errno::EINVAL) => {
+                return Err(ChildError::other(
+                    format!("pivot_root into {}", rootfs.display()),
+                    "invalid argument (a root on ramfs needs --no-pivot)",
+                ))
+            }
+            other => other.ctx(|| format!("pivot_root into {}", rootfs.display()))?,
+        }
         // The old root may be shared (rootfsPropagation): make it a slave
         // first so that detaching it does not unmount anything on the host.
         mount(
