@@ -56,6 +56,7 @@ fn full_layer() -> Vec<u8> {
         })
         .pax(&[
             ("SCHILY.xattr.user.color", b"blue"),
+            ("SCHILY.xattr.trusted.overlay.redirect", b"/etc"),
             ("mtime", b"1600000000.25"),
         ])
         .file("etc/xattr-file", b"x")
@@ -137,6 +138,16 @@ fn unpacks_every_entry_kind_with_metadata() {
     )
     .unwrap();
     assert_eq!(x, 4);
+    let mut buf16 = [0u8; 16];
+    let redirect = rustix::fs::getxattr(
+        root.join("etc/xattr-file"),
+        "trusted.overlay.redirect",
+        &mut buf16[..],
+    );
+    assert!(
+        redirect.is_err(),
+        "overlay's private xattrs are not taken from a layer"
+    );
     let xm = fs::symlink_metadata(root.join("etc/xattr-file")).unwrap();
     assert_eq!((xm.mtime(), xm.mtime_nsec()), (1_600_000_000, 250_000_000));
     // Whiteout: a 0:0 character device; opaque: the overlay xattr.

@@ -31,6 +31,8 @@ const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_WHITEOUT: &[u8] = b".wh..wh..opq";
 /// The xattr overlayfs reads to treat a lower directory as opaque.
 const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// Namespace of overlayfs's private xattrs.
+const OVERLAY_XATTR_PREFIX: &str = "trusted.overlay.";
 /// PAX records carrying xattrs (GNU tar, Docker, podman).
 const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
 const COPY_BUF: usize = 256 * 1024;
@@ -172,7 +174,12 @@ impl<'a> Unpacker<'a> {
                     }
                     k => {
                         if let Some(x) = k.strip_prefix(PAX_XATTR_PREFIX) {
-                            m.xattrs.push((x.to_string(), value.to_vec()));
+                            // overlayfs's own xattrs (opaque, redirect,
+                            // metacopy, origin) would let a layer steer
+                            // the overlay; only whiteout entries set them.
+                            if !x.starts_with(OVERLAY_XATTR_PREFIX) {
+                                m.xattrs.push((x.to_string(), value.to_vec()));
+                            }
                         }
                     }
                 }
