@@ -95,6 +95,9 @@ enum Command {
     /// The detached monitor of one container (started by `run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(containers::MonitorArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(commands::volume::VolumeCommand),
 }
 
 #[derive(Subcommand)]
@@ -217,6 +220,7 @@ fn main() -> ExitCode {
         Command::Container(ContainerCommand::Inspect(a)) => ops::inspect(&g, a),
         Command::Container(ContainerCommand::Prune(a)) => ops::prune(&g, a),
         Command::Monitor(a) => containers::monitor(&g, a),
+        Command::Volume(c) => commands::volume::run(&g, c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -98,6 +98,9 @@ pub enum EngineError {
     /// The detached monitor failed before the container ran.
     #[error("{0}")]
     Monitor(String),
+    /// A volume or mount failed (see `crate::volume`).
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
     /// The detached monitor reported a start failure.
     #[error("{message}")]
     Detached {

@@ -147,7 +147,7 @@ impl Engine {
                 "ShmSize": 67108864,
             },
             "GraphDriver": graph,
-            "Mounts": [],
+            "Mounts": crate::volume::inspect_mounts(self.store(), &c.id),
             "Config": {
                 "Hostname": c.config.hostname,
                 "Domainname": "",

@@ -9,6 +9,7 @@ mod lifecycle;
 pub mod logs;
 pub mod options;
 pub mod spec;
+pub mod volume;
 
 pub use engine::Engine;
 pub use error::EngineError;

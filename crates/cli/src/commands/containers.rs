@@ -102,6 +102,8 @@ pub struct CreateArgs {
     /// Security options (no-new-privileges, seccomp=unconfined).
     #[arg(long = "security-opt", value_name = "list")]
     security_opt: Vec<String>,
+    #[command(flatten)]
+    mounts: super::volume::MountArgs,
     /// Automatically remove the container and its associated anonymous volumes when it exits.
     #[arg(long)]
     rm: bool,
@@ -156,6 +158,7 @@ impl CreateArgs {
             stop_timeout: self.stop_timeout.clone(),
             labels: self.label.clone(),
             security_opt: self.security_opt.clone(),
+            mounts: self.mounts.flags(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod container_ps;
 pub mod containers;
 mod image_inspect;
 pub mod images;
+pub mod volume;
 
 use anyhow::{Context, Result};
 use serde::Serialize;

@@ -84,6 +84,13 @@ impl Engine {
             let _ = self.containers().remove(&id);
             return Err(e.into());
         }
+        // Volumes, binds, tmpfs, copy-up: see `crate::volume`.
+        if let Err(e) = crate::volume::attach(self, &container, image_config.config().as_ref()) {
+            let _ = crate::volume::release(self.store(), &id, true);
+            let _ = self.store().remove_container_rootfs(&id);
+            let _ = self.containers().remove(&id);
+            return Err(e);
+        }
         Ok(container)
     }
 }

@@ -27,6 +27,8 @@ impl Engine {
         }
         self.remove_cgroup(&c.id);
         self.store().remove_container_rootfs(&c.id)?;
+        // Drops its volume references; `--rm` also removes anonymous ones.
+        crate::volume::release(self.store(), &c.id, c.host_config.auto_remove)?;
         self.containers().remove(&c.id)?;
         Ok(c)
     }

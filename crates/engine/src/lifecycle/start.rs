@@ -99,6 +99,7 @@ impl Engine {
             private_cgroupns: host_is_cgroup2(),
             init_binary: init_binary.as_deref(),
         })?;
+        let spec = crate::volume::add_to_spec(self.store(), &c.id, spec)?;
         let bundle = self.container_dir(&c.id);
         let config_path = bundle.join("config.json");
         let json = serde_json::to_vec_pretty(&spec).unwrap_or_default();

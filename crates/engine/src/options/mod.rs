@@ -56,6 +56,9 @@ pub enum OptionsError {
     /// `--stop-signal` naming no signal.
     #[error("Invalid signal: {0}")]
     InvalidSignal(String),
+    /// A bad `-v`/`--mount`/`--tmpfs`/`--volumes-from` (Docker's text).
+    #[error("{0}")]
+    Mount(String),
 }
 
 /// How the container is networked. Bridge networking does not exist yet, so
@@ -132,6 +135,8 @@ pub struct RunFlags {
     pub labels: Vec<String>,
     /// `--security-opt`.
     pub security_opt: Vec<String>,
+    /// `-v`, `--mount`, `--tmpfs`, `--volumes-from` (see `crate::volume`).
+    pub mounts: crate::volume::MountFlags,
 }
 
 /// Validated `run`/`create` options: what the container record keeps and
@@ -190,6 +195,9 @@ pub struct RunOptions {
     pub seccomp_unconfined: bool,
     /// `--security-opt` values as typed, for `inspect`.
     pub security_opt: Vec<String>,
+    /// The mount flags as typed (resolved by `crate::volume::attach`).
+    #[serde(default)]
+    pub mounts: crate::volume::MountFlags,
 }
 
 fn invalid(flag: &'static str, value: &str, reason: impl Into<String>) -> OptionsError {
@@ -323,6 +331,7 @@ impl RunFlags {
             None => None,
             Some(n) => Some(validate_name(n)?.to_string()),
         };
+        self.mounts.validate().map_err(OptionsError::Mount)?;
         Ok(RunOptions {
             name,
             detach: self.detach,
@@ -350,6 +359,7 @@ impl RunFlags {
             no_new_privileges,
             seccomp_unconfined,
             security_opt: self.security_opt,
+            mounts: self.mounts,
         })
     }
 }
