@@ -95,6 +95,16 @@ enum Command {
     /// The detached monitor of one container (started by `run -d`)
     #[command(name = "__monitor", hide = true)]
     Monitor(containers::MonitorArgs),
+    /// Create a new image from a container's changes
+    Commit(commands::changes::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(commands::changes::DiffArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(commands::changes::ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(commands::changes::CpArgs),
+    /// Show the history of an image
+    History(commands::changes::HistoryArgs),
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
@@ -220,6 +230,11 @@ fn main() -> ExitCode {
         Command::Container(ContainerCommand::Inspect(a)) => ops::inspect(&g, a),
         Command::Container(ContainerCommand::Prune(a)) => ops::prune(&g, a),
         Command::Monitor(a) => containers::monitor(&g, a),
+        Command::Commit(a) => commands::changes::commit(&g, a),
+        Command::Diff(a) => commands::changes::diff(&g, a),
+        Command::Export(a) => commands::changes::export(&g, a),
+        Command::Cp(a) => commands::changes::cp(&g, a),
+        Command::History(a) => commands::changes::history(&g, a),
         Command::Volume(c) => commands::volume::run(&g, c),
     };
     match result {

@@ -3,6 +3,7 @@
 //! `image prune`), plus the helpers they share.
 
 pub mod archive;
+pub mod changes;
 pub mod container_ops;
 pub mod container_ps;
 pub mod containers;
