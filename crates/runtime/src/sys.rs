@@ -192,3 +192,56 @@ pub(crate) fn dup2_raw(old: RawFd, new: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `open_tree(2)` with `OPEN_TREE_CLONE`: a detached copy of the mount
+/// (tree, with `recursive`) at `path`.
+pub(crate) fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    let p = path_cstr(path)?;
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: `p` is a valid NUL-terminated path for the call.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, p.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: open_tree returned a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// mount_setattr(2) `MOUNT_ATTR_IDMAP` with the user namespace `userns`
+/// on the detached mount `fd`.
+pub(crate) fn mount_setattr_idmap(
+    fd: BorrowedFd,
+    userns: BorrowedFd,
+    recursive: bool,
+) -> io::Result<()> {
+    let empty = cstr("");
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: `attr` is a live mount_attr of the size passed; the empty
+    // path with AT_EMPTY_PATH makes the call act on `fd` itself.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -144,6 +144,43 @@ fn recursive_read_only_bind_covers_submounts() {
 }
 
 #[test]
+fn idmapped_bind_mount_shows_mapped_owners() {
+    let b = Bundle::busybox();
+    let data = b.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("f"), "x").unwrap(); // owned by 0:0 on disk
+    let mut s = spec(&["sh", "-c", "stat -c '%u %g' /data/f /etc/passwd"]);
+    let mut mounts = s.mounts().clone().unwrap();
+    let map = |c: u32, h: u32, n: u32| {
+        oci_spec::runtime::LinuxIdMappingBuilder::default()
+            .container_id(c)
+            .host_id(h)
+            .size(n)
+            .build()
+            .unwrap()
+    };
+    let mut m = MountBuilder::default()
+        .destination("/data")
+        .typ("bind")
+        .source(&data)
+        .options(vec!["rbind".into(), "idmap".into()])
+        .build()
+        .unwrap();
+    m.set_uid_mappings(Some(vec![map(0, 1000, 1)]));
+    m.set_gid_mappings(Some(vec![map(0, 2000, 1)]));
+    mounts.push(m);
+    s.set_mounts(Some(mounts));
+    let (code, out, err) = run(&b, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    // On-disk 0 is shown through the mount's namespace as 1000/2000; the
+    // rest of the rootfs is untouched.
+    assert_eq!(out, "1000 2000\n0 0\n");
+    // The file itself did not change owner.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(data.join("f")).unwrap().uid(), 0);
+}
+
+#[test]
 fn user_groups_env_cwd_and_caps() {
     let b = Bundle::busybox();
     let mut s = spec(&[

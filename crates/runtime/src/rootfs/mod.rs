@@ -5,6 +5,7 @@
 
 mod cgroupfs;
 mod devices;
+mod idmap;
 mod mount;
 pub(crate) mod mountinfo;
 pub(crate) mod options;

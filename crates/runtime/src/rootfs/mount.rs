@@ -121,14 +121,25 @@ fn bind(
     };
     let target = open_in_root(root, dest, kind).ctx(|| what("target"))?;
     let rec = o.flags & MsFlags::MS_REC;
-    mount(
-        Some(&src),
-        &fd_path(&target),
-        no_str(),
-        MsFlags::MS_BIND | rec,
-        no_str(),
-    )
-    .ctx(|| what("mount"))?;
+    match (m.uid_mappings(), m.gid_mappings()) {
+        (Some(uids), Some(gids)) => {
+            super::idmap::bind_idmapped(&src, target.as_fd(), uids, gids, !rec.is_empty())?;
+        }
+        (None, None) => mount(
+            Some(&src),
+            &fd_path(&target),
+            no_str(),
+            MsFlags::MS_BIND | rec,
+            no_str(),
+        )
+        .ctx(|| what("mount"))?,
+        _ => {
+            return Err(ChildError::other(
+                what("idmap"),
+                "uidMappings and gidMappings go together",
+            ))
+        }
+    }
     // A bind ignores every other flag: they need a remount (mount(2)).
     let extra = o.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
