@@ -18,6 +18,9 @@ pub(crate) enum Msg {
     /// Intermediate → parent: the pid of the process that becomes the
     /// container process (after a namespace-joining double fork).
     Pid(i32),
+    /// Parent → child: the caller's `after_clone` (cgroup placement) is
+    /// done; the child may now create its cgroup namespace.
+    Placed,
     /// Child → parent: all mounts done, waiting before `pivot_root`.
     MountsDone,
     /// Child → parent: fully set up, now blocking on the exec fifo.

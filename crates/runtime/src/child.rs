@@ -134,12 +134,26 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
         }
     }
     c.channel.wait_go().ctx(|| "wait for runtime".into())?;
-    if c.plan.create.contains(CloneFlags::CLONE_NEWCGROUP) {
-        // Only now: the runtime has placed us in the container's cgroup,
-        // which becomes the namespace's root (runc does the same; at clone
-        // time the root would have been the runtime's own cgroup).
-        unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
-    }
+    let channel = &c.channel;
+    let new_cgroupns = c.plan.create.contains(CloneFlags::CLONE_NEWCGROUP);
+    let mut placed = || -> Result<(), ChildError> {
+        match channel.recv().ctx(|| "wait for cgroup placement".into())? {
+            Some(Msg::Placed) => {}
+            other => {
+                return Err(ChildError::other(
+                    "sync",
+                    format!("expected placed, got {other:?}"),
+                ))
+            }
+        }
+        if new_cgroupns {
+            // Only now: the runtime has placed us in the container's
+            // cgroup, which becomes the namespace's root (runc does the
+            // same; at clone time it would have been the runtime's own).
+            unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+        }
+        Ok(())
+    };
     let userns = c.plan.create.contains(CloneFlags::CLONE_NEWUSER);
     if userns {
         // Become the namespace's root (uid/gid maps are written by now).
@@ -148,13 +162,16 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
         setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
             .ctx(|| "setuid 0 in user namespace".into())?;
     }
-    rootfs::prepare(&RootfsSetup {
-        rootfs: c.rootfs,
-        bundle: c.opts.bundle,
-        spec,
-        overlay: c.opts.overlay,
-        userns,
-    })?;
+    rootfs::prepare(
+        &RootfsSetup {
+            rootfs: c.rootfs,
+            bundle: c.opts.bundle,
+            spec,
+            overlay: c.opts.overlay,
+            userns,
+        },
+        &mut placed,
+    )?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sethostname(h).ctx(|| format!("set hostname {h:?}"))?;
     }

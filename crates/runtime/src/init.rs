@@ -155,12 +155,17 @@ pub(crate) fn spawn(
     if plan.create.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(pid, opts.spec).map_err(sys(id, "write user namespace maps"))?;
     }
+    // The child starts on its mounts while the caller places it in its
+    // cgroup (moving a task between v1 cgroups waits for an RCU grace
+    // period, often longer than all the mounts); it waits for `Placed`
+    // before anything that depends on the cgroup.
+    send(id, &parent_ch, Msg::Go)?;
     hooks.after_clone(pid).map_err(|source| SpawnError::Hook {
         id: id.into(),
         stage: "after_clone",
         source,
     })?;
-    send(id, &parent_ch, Msg::Go)?;
+    send(id, &parent_ch, Msg::Placed)?;
     loop {
         match recv(id, &parent_ch)? {
             Some(Msg::MountsDone) => {
@@ -181,8 +186,16 @@ pub(crate) fn spawn(
     Ok(InitProcess { pid })
 }
 
+/// Sends a message; if the child is gone, its queued error (if any) is
+/// the better explanation than the broken pipe.
 pub(crate) fn send(id: &str, ch: &Channel, msg: Msg) -> Result<(), SpawnError> {
-    ch.send(&msg).map_err(sys(id, "sync with init"))
+    match ch.send(&msg) {
+        Ok(()) => Ok(()),
+        Err(e) => match ch.recv() {
+            Ok(Some(Msg::Error { kind, message })) => Err(SpawnError::Child { kind, message }),
+            _ => Err(sys(id, "sync with init")(e)),
+        },
+    }
 }
 
 /// Receives a message; a child error becomes `SpawnError::Child`.

@@ -71,9 +71,11 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 /// Points in the init's setup where the caller runs its own work. Every
 /// method has a no-op default.
 pub trait InitHooks {
-    /// Parent side, right after clone (user namespace maps already written),
-    /// before the child does any setup: place `pid` in its cgroup and apply
-    /// resources.
+    /// Parent side, right after clone (user namespace maps already written):
+    /// place `pid` in its cgroup and apply resources. The child meanwhile
+    /// mounts the rootfs and the spec's mounts up to the first `cgroup`
+    /// one; it creates its cgroup namespace, mounts cgroupfs, makes device
+    /// nodes and runs any user code only after this returns.
     fn after_clone(&mut self, _pid: Pid) -> Result<(), HookError> {
         Ok(())
     }

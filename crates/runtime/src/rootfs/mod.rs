@@ -44,8 +44,13 @@ pub(super) fn no_str() -> Option<&'static str> {
     None
 }
 
-/// Everything before the root switch (DESIGN.md step 3.1–3.4).
-pub(crate) fn prepare(s: &RootfsSetup) -> Result<(), ChildError> {
+/// Everything before the root switch (DESIGN.md step 3.1–3.4). `placed`
+/// waits until the runtime has put us in our cgroup; it is called once,
+/// before the first `cgroup` mount or else after the spec mounts.
+pub(crate) fn prepare(
+    s: &RootfsSetup,
+    placed: &mut dyn FnMut() -> Result<(), ChildError>,
+) -> Result<(), ChildError> {
     let linux = s.spec.linux().as_ref();
     let prop = root_propagation(s.spec)?;
     // By default rprivate: nothing mounted below propagates to the host.
@@ -86,7 +91,13 @@ pub(crate) fn prepare(s: &RootfsSetup) -> Result<(), ChildError> {
     .ctx(|| format!("open rootfs {}", s.rootfs.display()))?;
 
     let mut setup_dev = false;
+    let mut placed = Some(placed);
     for m in s.spec.mounts().iter().flatten() {
+        if m.typ().as_deref() == Some("cgroup") {
+            if let Some(f) = placed.take() {
+                f()?;
+            }
+        }
         mount::mount_one(root.as_fd(), m, s)?;
         let o = options::parse(m.options().as_deref().unwrap_or_default());
         if m.destination() == Path::new("/dev")
@@ -95,6 +106,11 @@ pub(crate) fn prepare(s: &RootfsSetup) -> Result<(), ChildError> {
         {
             setup_dev = true;
         }
+    }
+    // Device nodes come after the placement (a devices cgroup governs
+    // mknod), as everything after this function does.
+    if let Some(f) = placed.take() {
+        f()?;
     }
     if setup_dev {
         let mut list = devices::defaults();
