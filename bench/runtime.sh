@@ -62,31 +62,44 @@ for cmd in "$BERTH" "$CRUN" "$RUNC"; do
     $cmd || { echo "bench/runtime.sh: failed: $cmd" >&2; exit 1; }
 done
 
-hyperfine -N --warmup 10 --runs "$RUNS" --export-json "$WORK/times.json" \
+hyperfine -N --warmup 10 --runs "$RUNS" \
     -n berth-runtime "$BERTH" -n crun "$CRUN" -n runc "$RUNC"
 
-# Peak RSS (max over the runtime and the processes it waited for), median
-# of 20 runs each, from GNU time.
-rss() {
-    for _ in $(seq 20); do
-        /usr/bin/time -f %M $1 2>&1 >/dev/null | tail -1
-    done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
-R_BERTH=$(rss "$BERTH")
-R_CRUN=$(rss "$CRUN")
-R_RUNC=$(rss "$RUNC")
-
-python3 - "$WORK/times.json" "$R_BERTH" "$R_CRUN" "$R_RUNC" <<'PY'
-import json, statistics, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-med = {k: statistics.median(v["times"]) * 1000 for k, v in res.items()}
-rss = dict(zip(["berth-runtime", "crun", "runc"], map(int, sys.argv[2:5])))
+# Interleaved rounds (berth, crun, runc in rotating order) so that load
+# from other work on the host hits all three alike: wall time and peak RSS
+# (GNU time's %M: max RSS of the runtime and the processes it waited for;
+# spawned through the small `time` binary so Python's own RSS does not
+# leak into the child's high-water mark). The ratios come from these.
+python3 - "$RUNS" "$BERTH" "$CRUN" "$RUNC" "$WORK/rss" <<'PY'
+import os, statistics, sys, time
+runs = int(sys.argv[1])
+rssf = sys.argv[5]
+cmds = dict(zip(["berth-runtime", "crun", "runc"],
+                (["/usr/bin/time", "-f", "%M", "-o", rssf] + c.split() for c in sys.argv[2:5])))
+names = list(cmds)
+wall = {k: [] for k in names}
+rss = {k: [] for k in names}
+devnull = os.open(os.devnull, os.O_RDWR)
+fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)]
+for i in range(runs):
+    for k in names[i % 3:] + names[:i % 3]:
+        t0 = time.perf_counter()
+        pid = os.posix_spawnp(cmds[k][0], cmds[k], os.environ, file_actions=fa)
+        _, status = os.waitpid(pid, 0)
+        wall[k].append((time.perf_counter() - t0) * 1000)
+        rss[k].append(int(open(rssf).read().split()[-1]))
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"{k} failed in round {i}")
+med = {k: statistics.median(wall[k]) for k in names}
+mrss = {k: int(statistics.median(rss[k])) for k in names}
 print()
+print(f"interleaved, {runs} rounds:")
 print(f"{'runtime':<15}{'median ms':>10}{'peak RSS KiB':>14}")
-for k in ["berth-runtime", "crun", "runc"]:
-    print(f"{k:<15}{med[k]:>10.2f}{rss[k]:>14}")
+for k in names:
+    print(f"{k:<15}{med[k]:>10.2f}{mrss[k]:>14}")
 print()
 print(f"berth/crun median ratio: {med['berth-runtime'] / med['crun']:.2f}x")
 print(f"berth/runc median ratio: {med['berth-runtime'] / med['runc']:.2f}x")
-print(f"berth/runc peak RSS ratio: {rss['berth-runtime'] / rss['runc']:.2f}x")
+print(f"berth/crun peak RSS ratio: {mrss['berth-runtime'] / mrss['crun']:.2f}x")
+print(f"berth/runc peak RSS ratio: {mrss['berth-runtime'] / mrss['runc']:.2f}x")
 PY

@@ -189,3 +189,67 @@ fn exec_ps_pause_resume_and_forced_delete() {
     );
     env.assert_clean(id);
 }
+
+#[test]
+fn hooks_run_at_their_points_with_the_state_on_stdin() {
+    let mut env = Env::new("hooks", &["sleep", "1000"]);
+    let out = env.tmp.path().join("hooks");
+    fs::create_dir(&out).unwrap();
+    let hook = |name: &str| {
+        // Each hook saves its stdin (the state JSON) and notes the moment.
+        let script = format!(
+            "cat > {0}/{name}.json; echo {name} >> {0}/order",
+            out.display()
+        );
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", script]})
+    };
+    env.edit_config(|c| {
+        c["hooks"] = serde_json::json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+    });
+    let id = "hooked";
+    let (ok, err) = env.create(id, &[]);
+    assert!(ok, "create: {err}");
+    let order = || fs::read_to_string(out.join("order")).unwrap_or_default();
+    assert_eq!(order(), "prestart\ncreateRuntime\n");
+    let st: Value =
+        serde_json::from_slice(&fs::read(out.join("createRuntime.json")).unwrap()).unwrap();
+    assert_eq!(st["id"], id);
+    assert_eq!(st["status"], "creating");
+    assert_eq!(st["pid"], env.state(id)["pid"]);
+    assert_eq!(st["bundle"], env.bundle.display().to_string());
+
+    assert!(env.run(&["start", id]).status.success());
+    assert_eq!(order(), "prestart\ncreateRuntime\npoststart\n");
+    let st: Value = serde_json::from_slice(&fs::read(out.join("poststart.json")).unwrap()).unwrap();
+    assert_eq!(st["status"], "running");
+
+    assert!(env.run(&["delete", "--force", id]).status.success());
+    assert_eq!(order(), "prestart\ncreateRuntime\npoststart\npoststop\n");
+    let st: Value = serde_json::from_slice(&fs::read(out.join("poststop.json")).unwrap()).unwrap();
+    assert_eq!(st["status"], "stopped");
+    env.assert_clean(id);
+}
+
+#[test]
+fn failing_create_runtime_hook_fails_create_and_cleans_up() {
+    let env = Env::new("badhook", &["true"]);
+    env.edit_config(|c| {
+        c["hooks"] = serde_json::json!({
+            "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 5"]}],
+        });
+    });
+    let out = env
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(&env.bundle)
+        .arg("bh")
+        .output()
+        .unwrap();
+    common::assert_one_line_error(&out, "createRuntime hook /bin/sh failed: exit status: 5");
+    env.assert_clean("bh");
+}

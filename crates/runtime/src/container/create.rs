@@ -251,16 +251,19 @@ impl InitHooks for CreateHooks<'_> {
         let state = rec.oci_state(ContainerState::Creating);
         #[allow(deprecated)] // `prestart` is deprecated in the spec but still run, as runc does.
         let prestart = self.hooks(|h| h.prestart().as_ref());
-        run_hooks(&prestart, &state)?;
-        run_hooks(&self.hooks(|h| h.create_runtime().as_ref()), &state)?;
-        run_hooks(&self.hooks(|h| h.create_container().as_ref()), &state)?;
+        run_hooks(&prestart, &state).map_err(|e| format!("prestart {e}"))?;
+        run_hooks(&self.hooks(|h| h.create_runtime().as_ref()), &state)
+            .map_err(|e| format!("createRuntime {e}"))?;
+        run_hooks(&self.hooks(|h| h.create_container().as_ref()), &state)
+            .map_err(|e| format!("createContainer {e}"))?;
         Ok(())
     }
 
     fn before_exec_in_child(&mut self) -> Result<(), SpawnHookError> {
         // Child side: the pid recorded by the parent is not in this copy.
         let state = self.rec.oci_state(ContainerState::Created);
-        run_hooks(&self.hooks(|h| h.start_container().as_ref()), &state)?;
+        run_hooks(&self.hooks(|h| h.start_container().as_ref()), &state)
+            .map_err(|e| format!("startContainer {e}"))?;
         Ok(())
     }
 }
