@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
-use oci_spec::runtime::{ProcessBuilder, Spec};
+use oci_spec::runtime::Spec;
 use runtime::{spawn_init, InitOptions, NoHooks, Overlay, Stdio};
 
 /// A bundle in a temp dir: `rootfs/` with busybox, removed on drop.
@@ -36,7 +36,6 @@ pub fn spec(args: &[&str]) -> Spec {
     let mut process = spec.process().clone().unwrap();
     process.set_args(Some(args.iter().map(|s| s.to_string()).collect()));
     spec.set_process(Some(process));
-    let _ = ProcessBuilder::default();
     spec
 }
 
