@@ -83,6 +83,15 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
             source,
         }
     };
+    if !opts.process.cwd().is_absolute() {
+        return Err(SpawnError::InvalidSpec {
+            id: id.into(),
+            reason: format!(
+                "process.cwd {:?} is not an absolute path",
+                opts.process.cwd()
+            ),
+        });
+    }
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(SpawnError::InvalidSpec {
             id: id.into(),

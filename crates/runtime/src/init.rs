@@ -53,6 +53,13 @@ fn validate(opts: &InitOptions) -> Result<(PathBuf, NamespacePlan), SpawnError> 
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(inval("process.args is empty".into()));
     }
+    if !process.cwd().is_absolute() {
+        // runtime-spec: "cwd MUST be an absolute path" (runc refuses too).
+        return Err(inval(format!(
+            "process.cwd {:?} is not an absolute path",
+            process.cwd()
+        )));
+    }
     let root = spec
         .root()
         .as_ref()

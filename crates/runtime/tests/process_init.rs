@@ -382,4 +382,14 @@ fn bad_input_gives_one_line_errors_naming_the_object() {
     );
 
     assert!(!m.contains('\n'), "{m}");
+
+    let mut s = spec(&["true"]);
+    let mut p = s.process().clone().unwrap();
+    p.set_cwd("relative/dir".into());
+    s.set_process(Some(p));
+    let m = failed(&s);
+    assert_eq!(
+        m,
+        "container test: invalid spec: process.cwd \"relative/dir\" is not an absolute path"
+    );
 }
