@@ -38,7 +38,13 @@ impl StagingDir {
         loop {
             let path = tmp.join(unique_name(prefix));
             fs::create_dir(&path)?;
-            let lock = lock_exclusive(File::open(&path)?)?;
+            let dir = match File::open(&path) {
+                Ok(d) => d,
+                // A concurrent `clean` removed it before we could lock it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let lock = lock_exclusive(dir)?;
             // A cleaner may have taken the lock between mkdir and flock and
             // removed the dir; then the path is gone or a different inode.
             if same_inode(&lock, &path) {

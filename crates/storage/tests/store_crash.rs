@@ -20,14 +20,22 @@ use store_common::{sha, Tar, TestStore};
 /// Forking while another test thread allocates could deadlock the child.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Runs `f` in a forked child that exits with its return code.
-fn in_child(f: impl FnOnce() -> i32) -> Pid {
+/// Runs `f` in a forked child that exits 0 on `Ok`; an error or panic is
+/// written to the real stderr (the harness's capture is lost in a child).
+fn in_child(f: impl FnOnce() -> Result<(), String>) -> Pid {
     // SAFETY: tests in this binary are serialised by SERIAL, so no other
     // thread of ours holds a lock the child could need; the child only runs
     // `f` and exits with _exit, never returning into the harness.
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(101);
+            let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                Ok(Ok(())) => 0,
+                Ok(Err(e)) => {
+                    let _ = writeln!(std::io::stderr(), "child {}: {e}", std::process::id());
+                    1
+                }
+                Err(_) => 101,
+            };
             // SAFETY: _exit ends the child without running the parent's
             // atexit handlers or destructors twice.
             unsafe { libc::_exit(code) }
@@ -79,10 +87,10 @@ fn killed_unpack_is_cleaned_and_retry_succeeds() {
     let child_root = root.clone();
     let mut child = Child(Some(in_child(move || {
         let store = Store::open(&child_root).unwrap();
-        match store.unpack_layer(File::from(rd), &child_opts) {
-            Ok(_) => 0,
-            Err(_) => 1,
-        }
+        store
+            .unpack_layer(File::from(rd), &child_opts)
+            .map(drop)
+            .map_err(|e| e.to_string())
     })));
     // Feed half the stream, then wait until the child's staging exists.
     let mut w = File::from(wr);
@@ -151,7 +159,7 @@ fn two_processes_add_images_sharing_layers() {
             let base = base.clone();
             Child(Some(in_child(move || {
                 for i in 0..rounds {
-                    let store = Store::open(&root).unwrap();
+                    let store = Store::open(&root).map_err(|e| e.to_string())?;
                     let mut own = Tar::new();
                     own.file("own", format!("{who}-{i}").as_bytes());
                     let own = own.finish();
@@ -159,12 +167,16 @@ fn two_processes_add_images_sharing_layers() {
                         expected_diff_id: Some(sha(&base)),
                         ..Default::default()
                     };
-                    let b = store.unpack_layer(&base[..], &opts).unwrap();
+                    let b = store
+                        .unpack_layer(&base[..], &opts)
+                        .map_err(|e| e.to_string())?;
                     let opts = UnpackOptions {
                         parent: Some(b.chain_id.clone()),
                         ..Default::default()
                     };
-                    let o = store.unpack_layer(&own[..], &opts).unwrap();
+                    let o = store
+                        .unpack_layer(&own[..], &opts)
+                        .map_err(|e| e.to_string())?;
                     let cfg = store_common::config(&[b.diff_id, o.diff_id], &format!("{who}-{i}"));
                     let tags = vec![
                         Reference::parse(&format!("img:{who}-{i}")).unwrap(),
@@ -178,9 +190,9 @@ fn two_processes_add_images_sharing_layers() {
                                 manifest_digest: None,
                             },
                         )
-                        .unwrap();
+                        .map_err(|e| e.to_string())?;
                 }
-                0
+                Ok(())
             })))
         })
         .collect();
