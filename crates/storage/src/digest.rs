@@ -112,7 +112,8 @@ impl<'de> serde::Deserialize<'de> for Digest {
 /// them, so a stream can be verified in the same pass that consumes it.
 pub struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
+    /// `None` when only counting (the digest is known another way).
+    hasher: Option<Sha256>,
     count: u64,
 }
 
@@ -121,7 +122,18 @@ impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
+            count: 0,
+        }
+    }
+
+    /// A reader that only counts: for a stream whose digest another
+    /// `HashingReader` already computes (an uncompressed layer's diff id
+    /// is its blob digest), so it is not hashed twice.
+    pub(crate) fn counting(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: None,
             count: 0,
         }
     }
@@ -133,7 +145,14 @@ impl<R: Read> HashingReader<R> {
 
     /// The digest and length of everything read so far.
     pub fn finish(self) -> (Digest, u64) {
-        (Digest::from_hasher(self.hasher), self.count)
+        let count = self.count;
+        let d = self.finish_opt().0.unwrap_or_else(|| Digest::of_bytes(b""));
+        (d, count)
+    }
+
+    /// The digest (`None` for a counting-only reader) and length.
+    pub(crate) fn finish_opt(self) -> (Option<Digest>, u64) {
+        (self.hasher.map(Digest::from_hasher), self.count)
     }
 
     /// The wrapped reader.
@@ -145,7 +164,9 @@ impl<R: Read> HashingReader<R> {
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }

@@ -228,10 +228,16 @@ fn run_pass<R: Read>(
     let (compression, head) =
         compression::sniff(&mut tee).map_err(|e| read_err(Compression::None, e))?;
     let decoder = compression::decoder(compression, head).map_err(|e| read_err(compression, e))?;
-    let mut diff = HashingReader::new(Watch {
+    let watch = Watch {
         inner: decoder,
         error: None,
-    });
+    };
+    // A plain tar is its own diff: the blob hash is the diff id.
+    let mut diff = if compression == Compression::None {
+        HashingReader::counting(watch)
+    } else {
+        HashingReader::new(watch)
+    };
     let size = match dest {
         Some(d) => {
             let mut u = Unpacker::new(d, label)?;
@@ -256,12 +262,13 @@ fn run_pass<R: Read>(
     // The diff id covers the whole uncompressed stream, including what
     // follows the end-of-archive blocks; the blob digest covers every byte.
     io::copy(&mut diff, &mut io::sink()).map_err(|e| read_err(compression, e))?;
-    let (diff_id, _) = diff.finish();
+    let (diff_id, _) = diff.finish_opt();
     io::copy(&mut tee, &mut io::sink()).map_err(|e| read_err(compression, e))?;
+    let blob = raw.finish();
     Ok(Pass {
         compression,
-        blob: raw.finish(),
-        diff_id,
+        diff_id: diff_id.unwrap_or_else(|| blob.0.clone()),
+        blob,
         size,
     })
 }
