@@ -54,6 +54,9 @@ pub(super) struct Unpacker<'a> {
     dirs: Vec<(PathBuf, TimeSpec)>,
     /// The last parent directory opened, by relative path.
     parent: Option<(PathBuf, OwnedFd)>,
+    /// Set when an entry removed something, which may have been (above)
+    /// the cached parent.
+    invalidated: bool,
     buf: Vec<u8>,
 }
 
@@ -73,6 +76,7 @@ impl<'a> Unpacker<'a> {
             label,
             dirs: Vec::new(),
             parent: None,
+            invalidated: false,
             buf: vec![0; COPY_BUF],
         })
     }
@@ -214,34 +218,53 @@ impl<'a> Unpacker<'a> {
         let parent_path = join(parent_comps);
         let base = name.as_bytes();
 
-        if base.starts_with(WHITEOUT_PREFIX) {
-            let parent = self.parent_dir(&parent_path, parent_comps, &raw)?;
-            return self.whiteout(&parent, base, &raw).map(|()| 0);
+        let parent = self.take_parent(&parent_path, parent_comps, &raw)?;
+        self.invalidated = false;
+        let result = if base.starts_with(WHITEOUT_PREFIX) {
+            self.whiteout(&parent, base, &raw).map(|()| 0)
+        } else {
+            self.create(e, &parent, name, kind, &meta, &comps, &raw)
+        };
+        if !self.invalidated {
+            self.parent = Some((parent_path, parent));
         }
+        result
+    }
 
-        let parent = self.parent_dir(&parent_path, parent_comps, &raw)?;
+    /// Creates entry `name` of `kind` in `parent`; returns its size.
+    #[allow(clippy::too_many_arguments)]
+    fn create<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        parent: &OwnedFd,
+        name: &OsStr,
+        kind: EntryType,
+        meta: &Meta,
+        comps: &[&OsStr],
+        raw: &[u8],
+    ) -> Result<u64, LayerError> {
         let mut size = 0;
         match kind {
             EntryType::Directory => {
-                match mkdirat(&parent, name, Mode::from_bits_truncate(0o700)) {
+                match mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
                     Ok(()) => {}
                     Err(Errno::EEXIST) => {
-                        if !self.replace_existing(&parent, name, true, &raw)? {
-                            mkdirat(&parent, name, Mode::from_bits_truncate(0o700))
-                                .map_err(|er| self.io_err("mkdir", &raw, er))?;
+                        if !self.replace_existing(parent, name, true, raw)? {
+                            mkdirat(parent, name, Mode::from_bits_truncate(0o700))
+                                .map_err(|er| self.io_err("mkdir", raw, er))?;
                         }
                     }
-                    Err(er) => return Err(self.io_err("mkdir", &raw, er)),
+                    Err(er) => return Err(self.io_err("mkdir", raw, er)),
                 }
                 let fd = openat(
-                    &parent,
+                    parent,
                     name,
                     OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(|er| self.io_err("open", &raw, er))?;
-                self.set_fd_meta(&fd, &meta, &raw)?;
-                self.dirs.push((join(&comps), meta.mtime));
+                .map_err(|er| self.io_err("open", raw, er))?;
+                self.set_fd_meta(&fd, meta, raw)?;
+                self.dirs.push((join(comps), meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous => {
                 let flags = OFlag::O_WRONLY
@@ -249,14 +272,14 @@ impl<'a> Unpacker<'a> {
                     | OFlag::O_EXCL
                     | OFlag::O_NOFOLLOW
                     | OFlag::O_CLOEXEC;
-                let fd = match openat(&parent, name, flags, Mode::from_bits_truncate(0o600)) {
+                let fd = match openat(parent, name, flags, Mode::from_bits_truncate(0o600)) {
                     Err(Errno::EEXIST) => {
-                        self.replace_existing(&parent, name, false, &raw)?;
-                        openat(&parent, name, flags, Mode::from_bits_truncate(0o600))
+                        self.replace_existing(parent, name, false, raw)?;
+                        openat(parent, name, flags, Mode::from_bits_truncate(0o600))
                     }
                     r => r,
                 }
-                .map_err(|er| self.io_err("create", &raw, er))?;
+                .map_err(|er| self.io_err("create", raw, er))?;
                 let mut file = File::from(fd);
                 let want = e
                     .header()
@@ -271,23 +294,23 @@ impl<'a> Unpacker<'a> {
                         Err(er) => {
                             return Err(self.tar_err(format!(
                                 "reading {:?}: {er}",
-                                String::from_utf8_lossy(&raw)
+                                String::from_utf8_lossy(raw)
                             )))
                         }
                     };
                     file.write_all(&self.buf[..n])
-                        .map_err(|er| self.io_err("write", &raw, er))?;
+                        .map_err(|er| self.io_err("write", raw, er))?;
                     got += n as u64;
                 }
                 if got != want {
                     return Err(self.tar_err(format!(
                         "unexpected end of stream in {:?} ({got} of {want} bytes)",
-                        String::from_utf8_lossy(&raw)
+                        String::from_utf8_lossy(raw)
                     )));
                 }
-                self.set_fd_meta(&file, &meta, &raw)?;
+                self.set_fd_meta(&file, meta, raw)?;
                 futimens(&file, &meta.mtime, &meta.mtime)
-                    .map_err(|er| self.io_err("set times of", &raw, er))?;
+                    .map_err(|er| self.io_err("set times of", raw, er))?;
                 size = want;
             }
             EntryType::Symlink => {
@@ -298,20 +321,20 @@ impl<'a> Unpacker<'a> {
                 if target.is_empty() {
                     return Err(self.tar_err(format!(
                         "symlink {:?} has no target",
-                        String::from_utf8_lossy(&raw)
+                        String::from_utf8_lossy(raw)
                     )));
                 }
                 let target = OsStr::from_bytes(&target);
-                match symlinkat(target, &parent, name) {
+                match symlinkat(target, parent, name) {
                     Ok(()) => {}
                     Err(Errno::EEXIST) => {
-                        self.replace_existing(&parent, name, false, &raw)?;
-                        symlinkat(target, &parent, name)
-                            .map_err(|er| self.io_err("symlink", &raw, er))?;
+                        self.replace_existing(parent, name, false, raw)?;
+                        symlinkat(target, parent, name)
+                            .map_err(|er| self.io_err("symlink", raw, er))?;
                     }
-                    Err(er) => return Err(self.io_err("symlink", &raw, er)),
+                    Err(er) => return Err(self.io_err("symlink", raw, er)),
                 }
-                self.set_at_meta(&parent, name, &meta, &raw, false)?;
+                self.set_at_meta(parent, name, meta, raw, false)?;
                 // Docker's image size counts a symlink's lstat size, the
                 // length of its target.
                 size = target.len() as u64;
@@ -321,30 +344,30 @@ impl<'a> Unpacker<'a> {
                     .link_name_bytes()
                     .map(|c| c.into_owned())
                     .unwrap_or_default();
-                self.hard_link(&parent, name, &target, &raw)?;
+                self.hard_link(parent, name, &target, raw)?;
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let (sflag, dev) = match kind {
-                    EntryType::Char => (SFlag::S_IFCHR, self.device(e, &raw)?),
-                    EntryType::Block => (SFlag::S_IFBLK, self.device(e, &raw)?),
+                    EntryType::Char => (SFlag::S_IFCHR, self.device(e, raw)?),
+                    EntryType::Block => (SFlag::S_IFBLK, self.device(e, raw)?),
                     _ => (SFlag::S_IFIFO, 0),
                 };
                 let perm = Mode::from_bits_truncate(0o600);
-                match mknodat(&parent, name, sflag, perm, dev) {
+                match mknodat(parent, name, sflag, perm, dev) {
                     Ok(()) => {}
                     Err(Errno::EEXIST) => {
-                        self.replace_existing(&parent, name, false, &raw)?;
-                        mknodat(&parent, name, sflag, perm, dev)
-                            .map_err(|er| self.io_err("mknod", &raw, er))?;
+                        self.replace_existing(parent, name, false, raw)?;
+                        mknodat(parent, name, sflag, perm, dev)
+                            .map_err(|er| self.io_err("mknod", raw, er))?;
                     }
-                    Err(er) => return Err(self.io_err("mknod", &raw, er)),
+                    Err(er) => return Err(self.io_err("mknod", raw, er)),
                 }
-                self.set_at_meta(&parent, name, &meta, &raw, true)?;
+                self.set_at_meta(parent, name, meta, raw, true)?;
             }
             other => {
                 return Err(LayerError::UnsupportedEntry {
                     layer: self.label.to_string(),
-                    entry: String::from_utf8_lossy(&raw).into_owned(),
+                    entry: String::from_utf8_lossy(raw).into_owned(),
                     kind: format!("{other:?}"),
                 })
             }
@@ -365,27 +388,21 @@ impl<'a> Unpacker<'a> {
         Ok(makedev(major as u64, minor as u64))
     }
 
-    /// The directory an entry goes into, created if missing; cached for
-    /// the run of entries in the same directory.
-    fn parent_dir(
+    /// The directory an entry goes into, created if missing. The last one
+    /// is cached (moved out here, put back by `apply`) for the run of
+    /// entries in the same directory.
+    fn take_parent(
         &mut self,
         path: &Path,
         comps: &[&OsStr],
         raw: &[u8],
     ) -> Result<OwnedFd, LayerError> {
-        if let Some((p, fd)) = &self.parent {
+        if let Some((p, fd)) = self.parent.take() {
             if p == path {
-                return fd
-                    .try_clone()
-                    .map_err(|er| self.io_err("open parent of", raw, er));
+                return Ok(fd);
             }
         }
-        let fd = open_or_create_dir(&self.root, comps).map_err(|er| self.resolve_err(raw, er))?;
-        let dup = fd
-            .try_clone()
-            .map_err(|er| self.io_err("open parent of", raw, er))?;
-        self.parent = Some((path.to_path_buf(), dup));
-        Ok(fd)
+        open_or_create_dir(&self.root, comps).map_err(|er| self.resolve_err(raw, er))
     }
 
     /// An existing `name` is in the way of a new entry. Returns `true` if
@@ -406,6 +423,7 @@ impl<'a> Unpacker<'a> {
         }
         // The cached parent may lie below what is removed.
         self.parent = None;
+        self.invalidated = true;
         if is_dir {
             // std's remove_dir_all does not follow symlinks; the
             // /proc/self/fd path pins the parent we resolved safely.
