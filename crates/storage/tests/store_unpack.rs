@@ -499,3 +499,34 @@ fn fsync_option_unpacks_the_same() {
         .join("etc/passwd")
         .is_file());
 }
+
+#[test]
+fn a_blob_stored_separately_can_be_recorded_on_the_layer() {
+    let ts = TestStore::new();
+    let plain = full_layer();
+    let layer = ts.unpack(&plain, None);
+    assert_eq!(layer.blob_digest, None);
+    let gz = gzip(&plain);
+    let (blob, size) = ts.store.put_blob(&gz[..], Some(&sha(&gz))).unwrap();
+    assert_eq!(size, gz.len() as u64);
+    ts.store
+        .set_layer_blob(&layer.chain_id, &blob, Compression::Gzip)
+        .unwrap();
+    let back = ts.store.layer(&layer.chain_id).unwrap();
+    assert_eq!(back.blob_digest, Some(blob.clone()));
+    assert_eq!(back.blob_size, Some(gz.len() as u64));
+    assert_eq!(back.compression, Compression::Gzip);
+    let err = ts
+        .store
+        .set_layer_blob(&sha(b"no layer"), &blob, Compression::Gzip)
+        .unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    // A wrong digest for a blob leaves nothing behind.
+    let err = ts
+        .store
+        .put_blob(&b"abc"[..], Some(&sha(b"abd")))
+        .unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+    assert!(ts.tmp_entries().is_empty());
+    assert!(!ts.store.has_blob(&sha(b"abc")));
+}
