@@ -32,6 +32,8 @@ pub(crate) struct InitChild<'a, 'b> {
     /// init (instead of one clone with all flags).
     pub(crate) double_fork: bool,
     pub(crate) console: Option<OwnedFd>,
+    /// `linux.seccomp`, compiled by the parent.
+    pub(crate) seccomp: Option<&'a crate::seccomp::Program>,
     pub(crate) fifo: Option<OwnedFd>,
 }
 
@@ -207,7 +209,7 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     }
     let plan = ExecPlan {
         process,
-        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        seccomp: c.seccomp,
         personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
         default_caps: None,
         force_no_new_privs: false,

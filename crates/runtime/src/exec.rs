@@ -105,6 +105,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
             reason: "process.terminal needs a console socket".into(),
         });
     }
+    let seccomp = crate::init::compile_seccomp(id, opts.seccomp)?;
     let inherited = read_init_limits(opts.init_pid)
         .map_err(sys(format!("read /proc/{}/status", opts.init_pid)))?;
     let namespaces = open_namespaces(opts.init_pid).map_err(sys(format!(
@@ -146,7 +147,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                     }
                     let plan = ExecPlan {
                         process: opts.process,
-                        seccomp: opts.seccomp,
+                        seccomp: seccomp.as_ref(),
                         personality: None,
                         default_caps: inherited.caps.clone(),
                         force_no_new_privs: inherited.no_new_privs,

@@ -93,6 +93,13 @@ pub(crate) fn spawn(
 ) -> Result<InitProcess, SpawnError> {
     let id = opts.id;
     let (rootfs, plan) = validate(opts)?;
+    let seccomp = compile_seccomp(
+        id,
+        opts.spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref()),
+    )?;
     let terminal = opts
         .spec
         .process()
@@ -138,6 +145,7 @@ pub(crate) fn spawn(
                 double_fork,
                 console,
                 fifo,
+                seccomp: seccomp.as_ref(),
             })
         }
         Some(pid) => pid,
@@ -191,6 +199,21 @@ pub(crate) fn spawn(
     }
     guard.0 = None;
     Ok(InitProcess { pid })
+}
+
+/// Compiles the seccomp profile before anything is created, so that a bad
+/// profile is a spec error naming the culprit.
+pub(crate) fn compile_seccomp(
+    id: &str,
+    profile: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<Option<crate::seccomp::Program>, SpawnError> {
+    profile
+        .map(crate::seccomp::compile)
+        .transpose()
+        .map_err(|e| SpawnError::InvalidSpec {
+            id: id.into(),
+            reason: format!("linux.seccomp: {e}"),
+        })
 }
 
 /// Sends a message; if the child is gone, its queued error (if any) is

@@ -158,6 +158,30 @@ fn seccomp_profile_is_installed() {
     }
 }
 
+#[test]
+fn a_bad_seccomp_profile_fails_before_anything_runs() {
+    let b = Bundle::busybox();
+    let mut s = spec(&["true"]);
+    let profile: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+        "defaultAction": "SCMP_ACT_NOTIFY",
+        "architectures": ["SCMP_ARCH_X86_64"]
+    }))
+    .unwrap();
+    let mut linux = s.linux().clone().unwrap();
+    linux.set_seccomp(Some(profile));
+    s.set_linux(Some(linux));
+    match run(&b, &s, None) {
+        Outcome::Failed { kind, message } => {
+            assert_eq!(kind, "Other");
+            assert!(
+                message.starts_with("container test: invalid spec: linux.seccomp: "),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Records where each hook point ran, into files the test reads back.
 struct Recorder {
     dir: std::path::PathBuf,

@@ -17,15 +17,18 @@ use std::path::Path;
 use nix::sys::prctl;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, execve, setgroups, setresgid, setresuid, Gid, Uid};
-use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
+use oci_spec::runtime::{LinuxPersonality, Process};
 
 use self::caps::CapSets;
 use crate::error::{ChildError, Context};
+use crate::seccomp::Program;
 
 /// How the process is finished off.
 pub(crate) struct ExecPlan<'a> {
     pub(crate) process: &'a Process,
-    pub(crate) seccomp: Option<&'a LinuxSeccomp>,
+    /// The seccomp filter, compiled by the parent (a bad profile fails
+    /// before any namespace exists, as runc validates it up front).
+    pub(crate) seccomp: Option<&'a Program>,
     /// `linux.personality` (init only, as runc).
     pub(crate) personality: Option<&'a LinuxPersonality>,
     /// Capabilities when `process.capabilities` is absent (exec: those of
@@ -148,8 +151,8 @@ pub(crate) fn home_in_passwd(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
-fn install_seccomp(s: &LinuxSeccomp) -> Result<(), ChildError> {
-    crate::seccomp::install(s).ctx(|| "install seccomp filter".into())
+fn install_seccomp(s: &Program) -> Result<(), ChildError> {
+    s.load().ctx(|| "install seccomp filter".into())
 }
 
 fn write_oom_score_adj(adj: i32) -> Result<(), ChildError> {
