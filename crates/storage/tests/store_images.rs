@@ -320,3 +320,31 @@ fn orphan_layers_survive_until_old() {
     assert_eq!(bytes, 6);
     assert!(!ts.store.has_layer(&l.chain_id));
 }
+
+#[test]
+fn unrecorded_layer_dirs_are_pruned_when_old() {
+    let ts = TestStore::new();
+    let l = ts.unpack(&layer("u", b"unrecorded"), None);
+    // As if killed between the rename into layers/ and the record.
+    ts.store
+        .db()
+        .conn()
+        .execute("DELETE FROM layers", [])
+        .unwrap();
+    ts.store.prune_images(false, &no_containers).unwrap();
+    assert!(ts.store.has_layer(&l.chain_id), "fresh dirs are kept");
+    let dir = ts.root().join("layers").join(l.chain_id.hex());
+    let old = nix::sys::time::TimeSpec::new(1_000_000_000, 0);
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        &dir,
+        &old,
+        &old,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+    ts.store.prune_images(false, &no_containers).unwrap();
+    assert!(!ts.store.has_layer(&l.chain_id));
+    assert!(ts.layer_dirs().is_empty());
+    assert!(ts.tmp_entries().is_empty());
+}

@@ -86,7 +86,8 @@ impl Store {
 
     /// `docker image prune [-a]`: deletes dangling images (no tags), or
     /// with `all` every image no container uses; also layers no image
-    /// references that were left by interrupted loads over an hour ago.
+    /// references that were left by interrupted loads over an hour ago
+    /// (recorded, or renamed into place but never recorded).
     /// Returns what was deleted and the bytes reclaimed.
     pub fn prune_images(
         &self,
@@ -109,7 +110,8 @@ impl Store {
                 doomed.extend(d);
                 events.push(RemoveEvent::Deleted(img.id));
             }
-            doomed.extend(delete_orphan_layers(tx, now_secs() - 3600)?);
+            doomed.extend(delete_orphan_layers(tx, now_secs() - ORPHAN_GRACE_SECS)?);
+            doomed.extend(unrecorded_layer_dirs(tx, &self.layers_dir())?);
             Ok((events, doomed))
         })?;
         let reclaimed = doomed.bytes;
@@ -230,6 +232,48 @@ fn delete_layer_row(tx: &Transaction<'_>, chain: &str) -> Result<Doomed, ImageEr
         )?;
         if others == 0 {
             d.blobs.push(Digest::parse(&b)?);
+        }
+    }
+    Ok(d)
+}
+
+/// How long a layer no image uses is kept: a load in progress may be
+/// about to record the image that uses it.
+const ORPHAN_GRACE_SECS: i64 = 3600;
+
+/// Layer directories without a row, older than the grace period: left by
+/// a process killed between renaming a finished layer into place and
+/// recording it.
+fn unrecorded_layer_dirs(
+    tx: &Transaction<'_>,
+    layers: &std::path::Path,
+) -> Result<Doomed, ImageError> {
+    let mut d = Doomed::default();
+    let Ok(entries) = std::fs::read_dir(layers) else {
+        return Ok(d);
+    };
+    let cutoff =
+        std::time::SystemTime::now() - std::time::Duration::from_secs(ORPHAN_GRACE_SECS as u64);
+    for e in entries.flatten() {
+        let Some(chain) = e
+            .file_name()
+            .to_str()
+            .and_then(|n| Digest::from_hex(n).ok())
+        else {
+            continue;
+        };
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .map(|t| t < cutoff)
+            .unwrap_or(false);
+        let recorded: i64 = tx.query_row(
+            "SELECT count(*) FROM layers WHERE chain_id = ?1",
+            [chain.to_string()],
+            |r| r.get(0),
+        )?;
+        if old && recorded == 0 {
+            d.layers.push(chain);
         }
     }
     Ok(d)
