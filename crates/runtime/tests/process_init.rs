@@ -384,6 +384,22 @@ fn bad_input_gives_one_line_errors_naming_the_object() {
     assert!(!m.contains('\n'), "{m}");
 
     let mut s = spec(&["true"]);
+    let mut linux = s.linux().clone().unwrap();
+    let mut ns = linux.namespaces().clone().unwrap();
+    ns.retain(|n| n.typ() != oci_spec::runtime::LinuxNamespaceType::Network);
+    ns.push(
+        oci_spec::runtime::LinuxNamespaceBuilder::default()
+            .typ(oci_spec::runtime::LinuxNamespaceType::Network)
+            .path("/no/such/netns")
+            .build()
+            .unwrap(),
+    );
+    linux.set_namespaces(Some(ns));
+    s.set_linux(Some(linux));
+    let m = failed(&s);
+    assert!(m.starts_with("open namespace /no/such/netns: "), "{m}");
+
+    let mut s = spec(&["true"]);
     let mut p = s.process().clone().unwrap();
     p.set_cwd("relative/dir".into());
     s.set_process(Some(p));

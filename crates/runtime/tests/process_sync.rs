@@ -13,7 +13,8 @@ use common::{in_child, run, spec, Bundle};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
-use runtime::{spawn_init, InitOptions, NoHooks, Stdio};
+use runtime::spawn::wait_exit_code;
+use runtime::{spawn_exec, spawn_init, ExecOptions, InitOptions, NoHooks, Stdio};
 
 fn opts<'a>(b: &'a Bundle, s: &'a oci_spec::runtime::Spec) -> InitOptions<'a> {
     InitOptions {
@@ -62,6 +63,76 @@ fn exec_fifo_holds_the_process_until_opened() {
     );
 }
 
+/// Accepts the runtime's connection, takes the pty master it sends and
+/// reads it until the slave side is closed (EIO on a pty master).
+fn read_console(listener: &UnixListener) -> Vec<u8> {
+    let (conn, _) = listener.accept().unwrap();
+    let mut name = [0u8; 64];
+    let mut iov = [IoSliceMut::new(&mut name)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&conn),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut master = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the fd was just received and is owned by nobody else.
+            master = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+        }
+    }
+    let mut master = File::from(master.expect("no fd in console message"));
+    let mut text = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = master.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    text
+}
+
+#[test]
+fn exec_with_a_terminal() {
+    let b = Bundle::busybox();
+    let sock = b.path().join("console.sock");
+    let result = b.path().join("result");
+    let s = spec(&["sleep", "30"]);
+    in_child(|| {
+        let listener = UnixListener::bind(&sock).unwrap();
+        let init = spawn_init(&opts(&b, &s), &mut NoHooks).unwrap();
+        let mut p = s.process().clone().unwrap();
+        p.set_terminal(Some(true));
+        p.set_args(Some(vec!["sh".into(), "-c".into(), "tty; hostname".into()]));
+        let eo = ExecOptions {
+            id: "exec-tty",
+            init_pid: init.pid,
+            process: &p,
+            seccomp: None,
+            cgroup_procs: &[],
+            console_socket: Some(&sock),
+            stdio: Stdio::default(),
+        };
+        let pid = spawn_exec(&eo).unwrap();
+        let text = read_console(&listener);
+        let code = wait_exit_code(pid).unwrap();
+        let _ = kill(init.pid, Signal::SIGKILL);
+        let _ = init.wait();
+        fs::write(
+            &result,
+            format!("{code} {}", String::from_utf8_lossy(&text)),
+        )
+        .unwrap();
+        0
+    });
+    let text = fs::read_to_string(&result).unwrap();
+    assert_eq!(text, "0 /dev/pts/0\r\nbox\r\n");
+}
+
 #[test]
 fn terminal_master_is_sent_over_the_console_socket() {
     let b = Bundle::busybox();
@@ -76,34 +147,7 @@ fn terminal_master_is_sent_over_the_console_socket() {
         let mut io = opts(&b, &s);
         io.console_socket = Some(&sock);
         let init = spawn_init(&io, &mut NoHooks).unwrap();
-        let (conn, _) = listener.accept().unwrap();
-        let mut name = [0u8; 64];
-        let mut iov = [IoSliceMut::new(&mut name)];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            std::os::fd::AsRawFd::as_raw_fd(&conn),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut master = None;
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY: the fd was just received and is owned by nobody else.
-                master = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-            }
-        }
-        let mut master = File::from(master.expect("no fd in console message"));
-        let mut text = Vec::new();
-        let mut buf = [0u8; 256];
-        // Read until the slave side closes (EIO on a pty master).
-        while let Ok(n) = master.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            text.extend_from_slice(&buf[..n]);
-        }
+        let text = read_console(&listener);
         let code = init.wait().unwrap();
         fs::write(
             &result,
