@@ -1,6 +1,23 @@
 //! Parent side of `spawn_init`: validate, clone the init with its
 //! namespaces, write user namespace maps, run the caller's hooks at the
 //! sync points, and return once the child waits on the fifo or exec'd.
+//!
+//! The conversation on the sync channel (`channel::Msg`):
+//!
+//! ```text
+//! parent                                child (the init)
+//! clone ─────────────────────────────▶  [joins/unshares, clones again and
+//!                                        sends Pid(n) if it must]
+//! uid/gid maps, Go ──────────────────▶  mounts up to the first cgroup one
+//! after_clone (cgroup), Placed ──────▶  cgroup ns, the other mounts, /dev
+//!                          ◀───────────  MountsDone
+//! before_pivot (hooks), Go ──────────▶  pivot_root, masks, process setup
+//!                          ◀───────────  Ready (then blocks on the fifo)
+//!                                        or the channel closes on execve
+//! ```
+//!
+//! Any step of the child may instead send `Error` and exit; the parent
+//! then kills and reaps it and returns that error.
 
 use std::fs;
 use std::io;
