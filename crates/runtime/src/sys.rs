@@ -51,7 +51,26 @@ pub(crate) fn cloexec_from(first: RawFd) -> io::Result<()> {
         )
     };
     if ret == -1 {
-        return Err(io::Error::last_os_error());
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            // Kernels before 5.11 (no CLOSE_RANGE_CLOEXEC) or 5.9: walk
+            // the fd table instead.
+            Some(libc::EINVAL) | Some(libc::ENOSYS) => cloexec_by_listing(first),
+            _ => Err(err),
+        };
+    }
+    Ok(())
+}
+
+fn cloexec_by_listing(first: RawFd) -> io::Result<()> {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD only changes the flag of a (possibly already
+        // closed, then EBADF) fd number; no memory is involved.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
 }
@@ -244,4 +263,24 @@ pub(crate) fn mount_setattr_idmap(
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    #[test]
+    fn listing_fallback_marks_fds_cloexec() {
+        // SAFETY: dup of stdin's number gives a new fd we own (or -1).
+        let fd = unsafe { libc::dup(0) };
+        assert!(fd >= 0);
+        // SAFETY: the fd was just created and is owned here.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        cloexec_by_listing(owned.as_raw_fd()).unwrap();
+        // SAFETY: F_GETFD reads the flags of our own fd.
+        let flags = unsafe { libc::fcntl(owned.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+    }
 }
