@@ -1,27 +1,25 @@
 //! Applying tar entries to a layer directory: files, dirs, symlinks, hard
-//! links, devices, FIFOs, OCI whiteouts, with owners, modes, mtimes and
-//! xattrs kept. Every entry is created relative to a directory fd opened
+//! links, devices, FIFOs, OCI whiteouts (owners, modes, mtimes and xattrs
+//! are in `metadata`). Every entry is created relative to a directory fd opened
 //! beneath the layer root (see `safe_path`), never through a path string.
 
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
-use nix::sys::stat::{
-    fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode,
-    SFlag, UtimensatFlags,
-};
+use nix::sys::stat::{fstatat, futimens, makedev, mkdirat, mknodat, Mode, SFlag};
 use nix::sys::time::TimeSpec;
-use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use nix::unistd::{linkat, symlinkat, unlinkat, UnlinkatFlags};
 use rustix::fs::XattrFlags;
 use tar::EntryType;
 
 use super::compression::Compression;
+use super::metadata::Meta;
 use super::safe_path::{join, normalize, open_dir_beneath, open_or_create_dir};
 use super::LayerError;
 
@@ -31,20 +29,7 @@ const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_WHITEOUT: &[u8] = b".wh..wh..opq";
 /// The xattr overlayfs reads to treat a lower directory as opaque.
 const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
-/// Namespace of overlayfs's private xattrs.
-const OVERLAY_XATTR_PREFIX: &str = "trusted.overlay.";
-/// PAX records carrying xattrs (GNU tar, Docker, podman).
-const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
 const COPY_BUF: usize = 256 * 1024;
-
-/// Metadata of an entry, with PAX overrides applied.
-struct Meta {
-    uid: u32,
-    gid: u32,
-    mode: u32,
-    mtime: TimeSpec,
-    xattrs: Vec<(String, Vec<u8>)>,
-}
 
 /// Unpacks one tar stream into a layer directory.
 pub(super) struct Unpacker<'a> {
@@ -96,7 +81,7 @@ impl<'a> Unpacker<'a> {
         Ok(size)
     }
 
-    fn tar_err(&self, reason: String) -> LayerError {
+    pub(super) fn tar_err(&self, reason: String) -> LayerError {
         LayerError::Tar {
             layer: self.label.to_string(),
             reason,
@@ -111,7 +96,12 @@ impl<'a> Unpacker<'a> {
         }
     }
 
-    fn io_err(&self, op: &'static str, entry: &[u8], e: impl Into<io::Error>) -> LayerError {
+    pub(super) fn io_err(
+        &self,
+        op: &'static str,
+        entry: &[u8],
+        e: impl Into<io::Error>,
+    ) -> LayerError {
         LayerError::Io {
             layer: self.label.to_string(),
             op,
@@ -133,63 +123,6 @@ impl<'a> Unpacker<'a> {
             }
             e => self.io_err("open parent of", entry, e),
         }
-    }
-
-    fn meta<R: Read>(&self, e: &mut tar::Entry<'_, R>, name: &[u8]) -> Result<Meta, LayerError> {
-        let h = e.header();
-        let bad = |what: &str, err: io::Error| {
-            self.tar_err(format!(
-                "entry {:?}: bad {what}: {err}",
-                String::from_utf8_lossy(name)
-            ))
-        };
-        let mut m = Meta {
-            uid: h.uid().map_err(|er| bad("uid", er))? as u32,
-            gid: h.gid().map_err(|er| bad("gid", er))? as u32,
-            mode: h.mode().map_err(|er| bad("mode", er))? & 0o7777,
-            mtime: TimeSpec::new(h.mtime().map_err(|er| bad("mtime", er))? as i64, 0),
-            xattrs: Vec::new(),
-        };
-        if let Some(exts) = e.pax_extensions().map_err(|er| bad("pax header", er))? {
-            for ext in exts {
-                let ext = ext.map_err(|er| bad("pax record", er))?;
-                let Ok(key) = ext.key() else { continue };
-                let value = ext.value_bytes();
-                let num = || {
-                    std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|v| v.parse::<u64>().ok())
-                };
-                match key {
-                    "uid" => {
-                        m.uid = num()
-                            .ok_or_else(|| bad("pax uid", io::Error::other("not a number")))?
-                            as u32
-                    }
-                    "gid" => {
-                        m.gid = num()
-                            .ok_or_else(|| bad("pax gid", io::Error::other("not a number")))?
-                            as u32
-                    }
-                    "mtime" => {
-                        if let Some(t) = parse_pax_time(value) {
-                            m.mtime = t;
-                        }
-                    }
-                    k => {
-                        if let Some(x) = k.strip_prefix(PAX_XATTR_PREFIX) {
-                            // overlayfs's own xattrs (opaque, redirect,
-                            // metacopy, origin) would let a layer steer
-                            // the overlay; only whiteout entries set them.
-                            if !x.starts_with(OVERLAY_XATTR_PREFIX) {
-                                m.xattrs.push((x.to_string(), value.to_vec()));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok(m)
     }
 
     /// Applies one entry; returns the bytes it adds to the layer size.
@@ -499,66 +432,6 @@ impl<'a> Unpacker<'a> {
         }
     }
 
-    /// Owner, then mode (chown clears setuid), then xattrs, via an fd.
-    fn set_fd_meta(&self, fd: &impl AsFd, m: &Meta, raw: &[u8]) -> Result<(), LayerError> {
-        fchown(fd, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))
-            .map_err(|er| self.io_err("chown", raw, er))?;
-        fchmod(fd, Mode::from_bits_truncate(m.mode)).map_err(|er| self.io_err("chmod", raw, er))?;
-        for (k, v) in &m.xattrs {
-            rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty())
-                .map_err(|er| self.io_err("set xattr on", raw, io::Error::from(er)))?;
-        }
-        Ok(())
-    }
-
-    /// Metadata for entries that cannot be opened (symlinks, devices):
-    /// every call is relative to `parent` and does not follow `name`.
-    fn set_at_meta(
-        &self,
-        parent: &OwnedFd,
-        name: &OsStr,
-        m: &Meta,
-        raw: &[u8],
-        chmod: bool,
-    ) -> Result<(), LayerError> {
-        fchownat(
-            parent,
-            name,
-            Some(Uid::from_raw(m.uid)),
-            Some(Gid::from_raw(m.gid)),
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .map_err(|er| self.io_err("chown", raw, er))?;
-        if chmod {
-            // `name` was just created by mknod in a directory only we
-            // write to, so following it cannot reach a symlink.
-            fchmodat(
-                parent,
-                name,
-                Mode::from_bits_truncate(m.mode),
-                FchmodatFlags::FollowSymlink,
-            )
-            .map_err(|er| self.io_err("chmod", raw, er))?;
-        }
-        if !m.xattrs.is_empty() {
-            let p = Path::new("/proc/self/fd")
-                .join(parent.as_raw_fd().to_string())
-                .join(name);
-            for (k, v) in &m.xattrs {
-                rustix::fs::lsetxattr(&p, k.as_str(), v, XattrFlags::empty())
-                    .map_err(|er| self.io_err("set xattr on", raw, io::Error::from(er)))?;
-            }
-        }
-        utimensat(
-            parent,
-            name,
-            &m.mtime,
-            &m.mtime,
-            UtimensatFlags::NoFollowSymlink,
-        )
-        .map_err(|er| self.io_err("set times of", raw, er))
-    }
-
     /// Directory mtimes, deepest last-written first, once all children exist.
     fn finish_dirs(&mut self) -> Result<(), LayerError> {
         self.parent = None;
@@ -574,39 +447,5 @@ impl<'a> Unpacker<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// PAX time: decimal seconds with an optional fraction ("1700000000.5").
-fn parse_pax_time(v: &[u8]) -> Option<TimeSpec> {
-    let s = std::str::from_utf8(v).ok()?;
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let secs: i64 = secs.parse().ok()?;
-    let mut nanos: i64 = 0;
-    if !frac.is_empty() {
-        let digits: String = frac.chars().take(9).collect();
-        nanos = format!("{digits:0<9}").parse().ok()?;
-        if secs < 0 {
-            nanos = -nanos;
-        }
-    }
-    Some(TimeSpec::new(secs, nanos))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pax_times() {
-        assert_eq!(
-            parse_pax_time(b"1700000000"),
-            Some(TimeSpec::new(1_700_000_000, 0))
-        );
-        assert_eq!(
-            parse_pax_time(b"1700000000.5"),
-            Some(TimeSpec::new(1_700_000_000, 500_000_000))
-        );
-        assert_eq!(parse_pax_time(b"x"), None);
     }
 }

@@ -10,6 +10,7 @@
 mod chain;
 mod compression;
 mod entry;
+mod metadata;
 mod safe_path;
 mod unpack;
 
