@@ -69,7 +69,23 @@ fn mounts_are_private_both_ways() {
         !host_after.contains("inside"),
         "container mount leaked to host"
     );
-    assert_eq!(host_before.lines().count(), host_after.lines().count());
+    // Other processes on the host may mount meanwhile: only look for
+    // mounts under this test's bundle.
+    assert_eq!(
+        new_mounts_under(&host_before, b.path()),
+        Vec::<String>::new()
+    );
+}
+
+/// Host mountinfo lines that were not in `before` and mention `dir`.
+fn new_mounts_under(before: &str, dir: &std::path::Path) -> Vec<String> {
+    let after = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.display().to_string();
+    after
+        .lines()
+        .filter(|l| !before.lines().any(|b| b == *l) && l.contains(&dir))
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -320,10 +336,9 @@ fn rootfs_propagation_modes() {
         } else {
             assert!(optional.contains(tag), "{mode}: {out}");
         }
-        let after = fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert_eq!(
-            before.lines().count(),
-            after.lines().count(),
+            new_mounts_under(&before, b.path()),
+            Vec::<String>::new(),
             "{mode} leaked a mount"
         );
     }
