@@ -283,3 +283,53 @@ fn exec_without_capabilities_gets_the_inits_not_more() {
     assert!(out.contains("CapBnd:\t0000000020000420"), "{out}");
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
 }
+
+#[test]
+fn exec_into_a_no_pivot_container_sees_its_root() {
+    let b = Bundle::busybox();
+    fs::write(b.rootfs().join("marker"), "in-rootfs").unwrap();
+    let s = spec(&["sleep", "30"]);
+    let out = b.path().join("exec-out");
+    let result = b.path().join("result");
+    in_child(|| {
+        let o = File::create(&out).unwrap();
+        let opts = InitOptions {
+            id: "exec-nopivot",
+            spec: &s,
+            bundle: b.path(),
+            overlay: None,
+            console_socket: None,
+            no_pivot: true,
+            exec_fifo: None,
+            stdio: Stdio::default(),
+        };
+        let init = spawn_init(&opts, &mut NoHooks).unwrap();
+        let mut p = s.process().clone().unwrap();
+        p.set_args(Some(vec!["cat".into(), "/marker".into()]));
+        let stdio = Stdio {
+            stdin: None,
+            stdout: Some(o.as_fd()),
+            stderr: Some(o.as_fd()),
+        };
+        let eo = ExecOptions {
+            id: "exec-nopivot",
+            init_pid: init.pid,
+            process: &p,
+            seccomp: None,
+            cgroup_procs: &[],
+            console_socket: None,
+            stdio,
+        };
+        let code = match spawn_exec(&eo) {
+            Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
+            Err(e) => format!("err {e}"),
+        };
+        let _ = kill(init.pid, Signal::SIGKILL);
+        let _ = init.wait();
+        fs::write(&result, code).unwrap();
+        0
+    });
+    let out = fs::read_to_string(&out).unwrap();
+    assert_eq!(fs::read_to_string(&result).unwrap(), "0", "{out}");
+    assert_eq!(out, "in-rootfs");
+}
