@@ -223,3 +223,49 @@ fn two_processes_add_images_sharing_layers() {
     }
     assert!(ts.layer_dirs().is_empty());
 }
+
+#[test]
+fn concurrent_first_opens_of_a_fresh_store_all_succeed() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("fresh");
+    let mut children: Vec<Child> = (0..6)
+        .map(|_| {
+            let root = root.clone();
+            Child(Some(in_child(move || {
+                let store = Store::open(&root).map_err(|e| e.to_string())?;
+                store
+                    .db()
+                    .migrate("extra", &["CREATE TABLE extra (v INTEGER)"])
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            })))
+        })
+        .collect();
+    for c in &mut children {
+        assert_eq!(wait_exit(c), 0, "a concurrent open failed");
+    }
+    let store = Store::open(&root).unwrap();
+    let v: i64 = store
+        .db()
+        .conn()
+        .query_row(
+            "SELECT version FROM berth_schema WHERE component = 'extra'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(v, 1);
+    let uv: i64 = store
+        .db()
+        .conn()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(uv, 1);
+    let mode: String = store
+        .db()
+        .conn()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
