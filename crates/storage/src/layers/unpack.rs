@@ -130,10 +130,15 @@ pub(super) fn unpack_layer<R: Read>(
             nix::unistd::syncfs(s.file()).map_err(|e| io_err("syncfs", s.path())(e.into()))?;
         }
         let dst = store.layers_dir().join(chain.hex());
-        match fs::rename(s.path(), &dst) {
+        // A failed rename means another process put the same layer in
+        // place first (share it; the StagingDir removes ours) — unless it
+        // was removed again meanwhile, then ours takes its place.
+        let mut attempt = fs::rename(s.path(), &dst);
+        if attempt.is_err() && !dst.exists() {
+            attempt = fs::rename(s.path(), &dst);
+        }
+        match attempt {
             Ok(()) => s.keep(),
-            // Another process finished the same layer first: share it and
-            // drop ours (the StagingDir removes it).
             Err(e) if dst.join("diff").is_dir() => drop(e),
             Err(e) => return Err(io_err("rename into place", &dst)(e)),
         }
