@@ -253,3 +253,36 @@ fn failing_create_runtime_hook_fails_create_and_cleans_up() {
     common::assert_one_line_error(&out, "createRuntime hook /bin/sh failed: exit status: 5");
     env.assert_clean("bh");
 }
+
+#[test]
+fn foreground_run_relays_a_terminal_without_console_socket() {
+    let env = Env::new("runtty", &["sh"]);
+    env.edit_config(|c| c["process"]["terminal"] = Value::Bool(true));
+    let mut child = env
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(&env.bundle)
+        .arg("tty")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"tty; echo hi-$((3*4)); exit 3\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stdout {text:?}, stderr {}",
+        stderr(&out)
+    );
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("hi-12"), "{text:?}");
+    env.assert_clean("tty");
+}

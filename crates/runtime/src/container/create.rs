@@ -48,16 +48,18 @@ pub(crate) struct Created {
 /// fifo until `start`. On failure nothing is left: no state dir, no
 /// process, no cgroup.
 pub fn create(store: &Store, opts: &CreateOptions) -> Result<(), ContainerError> {
-    create_inner(store, opts, true).map(|_| ())
+    let bundle = load_bundle(&opts.bundle)?;
+    create_inner(store, opts, &bundle, true).map(|_| ())
 }
 
-/// `create`, with or without the exec fifo (`run` execs at once).
+/// `create` from a loaded bundle, with or without the exec fifo (`run`
+/// execs at once).
 pub(crate) fn create_inner(
     store: &Store,
     opts: &CreateOptions,
+    bundle: &Bundle,
     wait_for_start: bool,
 ) -> Result<Created, ContainerError> {
-    let bundle = load_bundle(&opts.bundle)?;
     check_terminal(&bundle.spec, opts, wait_for_start)?;
     let dir = store.create(&opts.id)?;
     let mut guard = Cleanup {
@@ -65,7 +67,7 @@ pub(crate) fn create_inner(
         pid: None,
         cgroup: None,
     };
-    let rec = setup(&mut guard, &bundle, opts, wait_for_start)?;
+    let rec = setup(&mut guard, bundle, opts, wait_for_start)?;
     let dir = guard.dir.take().expect("dir is set until disarmed");
     guard.pid = None;
     guard.cgroup = None;

@@ -4,6 +4,7 @@
 
 mod bundle;
 mod cgroup;
+mod console;
 mod create;
 mod delete;
 mod error;

@@ -9,6 +9,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use super::bundle::load_bundle;
+use super::console::{ConsoleSocket, Relay};
 use super::create::{create_inner, CreateOptions};
 use super::delete::destroy;
 use super::start::run_poststart;
@@ -43,28 +45,62 @@ pub fn run(
     opts: &CreateOptions,
     detach: bool,
 ) -> Result<RunOutcome, ContainerError> {
-    let created = create_inner(store, opts, false)?;
-    let mut warnings = run_poststart(&created.record);
+    // A terminal with nobody to take it: relay it ourselves.
+    let bundle = load_bundle(&opts.bundle)?;
+    let terminal = !detach
+        && opts.console_socket.is_none()
+        && bundle
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false);
+    let console = if terminal {
+        std::fs::create_dir_all(store.root())
+            .map_err(|e| ContainerError::sys(format!("create {}", store.root().display()), e))?;
+        let path = store
+            .root()
+            .join(format!(".console-{}-{}.sock", opts.id, std::process::id()));
+        Some(ConsoleSocket::bind(path)?)
+    } else {
+        None
+    };
+    let mut opts = opts.clone();
+    if let Some(c) = &console {
+        opts.console_socket = Some(c.path().to_path_buf());
+    }
+    let created = create_inner(store, &opts, &bundle, false)?;
     if detach {
         return Ok(RunOutcome {
             status: 0,
-            warnings,
+            warnings: run_poststart(&created.record),
         });
     }
-    // Blocked only now, so the container does not inherit the mask. A
-    // SIGCHLD from before is not lost: the loop polls `waitpid` before
-    // every read of the signalfd.
+    // Blocked only now, so the container does not inherit the mask, and
+    // before the relay threads start, so they inherit it and SIGCHLD is
+    // not consumed by one of them. A SIGCHLD from before is not lost: the
+    // loop polls `waitpid` before every read of the signalfd.
     let mut mask = SigSet::empty();
     for s in FORWARDED.iter().chain([&Signal::SIGCHLD]) {
         mask.add(*s);
     }
     mask.thread_block()
         .map_err(|e| ContainerError::sys("block signals", e))?;
+    let relay = match &console {
+        Some(c) => Some(Relay::start(c.master()?)?),
+        None => None,
+    };
+    drop(console);
+    let mut warnings = run_poststart(&created.record);
     let id = created.record.id.clone();
     let pid = Pid::from_raw(created.record.pid);
     // Let `state`, `kill`, `exec` from other callers in while we wait.
     drop(created.dir);
-    let status = wait_forwarding(pid, &mask)?;
+    let status = wait_forwarding(pid, &mask, relay.as_ref());
+    if let Some(r) = relay {
+        r.finish();
+    }
+    let status = status?;
     let dir = store.open(&id)?;
     let rec = dir.load()?;
     warnings.extend(destroy(dir, &rec)?);
@@ -73,7 +109,7 @@ pub fn run(
 
 /// Waits for child `pid`, passing the forwarded signals on to it; returns
 /// its exit code or 128 + the signal that killed it.
-fn wait_forwarding(pid: Pid, mask: &SigSet) -> Result<i32, ContainerError> {
+fn wait_forwarding(pid: Pid, mask: &SigSet, relay: Option<&Relay>) -> Result<i32, ContainerError> {
     let sfd = SignalFd::with_flags(mask, SfdFlags::SFD_CLOEXEC)
         .map_err(|e| ContainerError::sys("signalfd", e))?;
     loop {
@@ -86,7 +122,11 @@ fn wait_forwarding(pid: Pid, mask: &SigSet) -> Result<i32, ContainerError> {
         match sfd.read_signal() {
             Ok(Some(info)) => {
                 let signo = info.ssi_signo as i32;
-                if signo != Signal::SIGCHLD as i32 {
+                if signo == Signal::SIGWINCH as i32 && relay.is_some() {
+                    // The pty's new size makes the kernel signal its
+                    // foreground group itself.
+                    relay.into_iter().for_each(Relay::resize);
+                } else if signo != Signal::SIGCHLD as i32 {
                     if let Ok(sig) = Signal::try_from(signo) {
                         let _ = kill(pid, sig);
                     }
