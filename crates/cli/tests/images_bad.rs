@@ -15,6 +15,7 @@ struct Baseline {
     env: Env,
     ids: Vec<String>,
     layers: Vec<String>,
+    blobs: Vec<String>,
 }
 
 fn baseline() -> Baseline {
@@ -34,7 +35,13 @@ fn baseline() -> Baseline {
     let ids = common::image_ids(&env);
     assert_eq!(ids.len(), 1);
     let layers = tree(&env.root().join("layers"));
-    Baseline { env, ids, layers }
+    let blobs = tree(&env.root().join("blobs"));
+    Baseline {
+        env,
+        ids,
+        layers,
+        blobs,
+    }
 }
 
 impl Baseline {
@@ -53,6 +60,12 @@ impl Baseline {
             tree(&self.env.root().join("layers")),
             self.layers,
             "layers changed"
+        );
+        // Blobs a failed load spooled are removed again.
+        assert_eq!(
+            tree(&self.env.root().join("blobs")),
+            self.blobs,
+            "blobs left"
         );
         assert_eq!(
             tree(&self.env.root().join("tmp")),

@@ -32,7 +32,20 @@ pub fn load<R: Read>(store: &Store, reader: R) -> Result<Vec<LoadedImage>, Archi
     // Marks a load in progress under tmp/ (removed on drop, or by the next
     // Store::open after a crash); the blob writers stage next to it.
     let _staging = store.staging_dir("load")?;
-    let scan = Scan::read(store.blobs(), reader)?;
+    let mut created = Vec::new();
+    let result = load_all(store, reader, &mut created);
+    // Blobs this load added that no layer or image uses (a failed load's,
+    // or archive files that were not layers) are removed again.
+    discard_unreferenced(store, &created);
+    result
+}
+
+fn load_all<R: Read>(
+    store: &Store,
+    reader: R,
+    created: &mut Vec<Digest>,
+) -> Result<Vec<LoadedImage>, ArchiveError> {
+    let scan = Scan::read(store.blobs(), reader, created)?;
     let images = plan::plan(&scan)?;
     for img in &images {
         if img.layers.len() != img.diff_ids.len() {
@@ -46,19 +59,46 @@ pub fn load<R: Read>(store: &Store, reader: R) -> Result<Vec<LoadedImage>, Archi
     drop(scan);
     let mut out = Vec::new();
     for img in images {
-        out.push(load_image(store, img)?);
+        out.push(load_image(store, img, created)?);
     }
     Ok(out)
 }
 
-fn load_image(store: &Store, img: PlannedImage) -> Result<LoadedImage, ArchiveError> {
+/// Deletes the blobs in `created` that no layer record and no image uses.
+fn discard_unreferenced(store: &Store, created: &[Digest]) {
+    for d in created {
+        let used = store.db().read(|tx| -> Result<bool, rusqlite::Error> {
+            tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM layers WHERE blob_digest = ?1)
+                     OR EXISTS(SELECT 1 FROM images WHERE id = ?1)",
+                [d.to_string()],
+                |r| r.get(0),
+            )
+        });
+        if let Ok(false) = used {
+            let _ = store.delete_blob(d);
+        }
+    }
+}
+
+fn load_image(
+    store: &Store,
+    img: PlannedImage,
+    created: &mut Vec<Digest>,
+) -> Result<LoadedImage, ArchiveError> {
     let id = Digest::of_bytes(&img.config);
     let chains = chain_ids(&img.diff_ids);
     let mut parent: Option<Digest> = None;
     for ((layer, diff_id), chain) in img.layers.into_iter().zip(&img.diff_ids).zip(&chains) {
         let blob = match layer.blob {
             LayerBlob::Stored(d) => d,
-            LayerBlob::Bytes(b) => store.put_blob(&b[..], None)?.0,
+            LayerBlob::Bytes(b) => {
+                let d = Digest::of_bytes(&b);
+                if !store.has_blob(&d) {
+                    created.push(d.clone());
+                }
+                store.put_blob(&b[..], Some(&d))?.0
+            }
         };
         let existing = store
             .has_layer(chain)

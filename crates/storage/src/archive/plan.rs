@@ -111,20 +111,25 @@ fn docker(scan: &Scan) -> Result<Vec<PlannedImage>, ArchiveError> {
         let diff_ids = diff_ids(&entry.config, &config)?;
         let mut layers = Vec::new();
         for l in &entry.layers {
+            // A `blobs/sha256/<hex>` path (Docker 25+) promises its digest.
+            let named = digest_in_path(l).filter(|_| l.starts_with("blobs/"));
+            let check = |actual: &Digest| match &named {
+                Some(expected) if expected != actual => Err(ArchiveError::DigestMismatch {
+                    name: l.clone(),
+                    expected: expected.clone(),
+                    actual: actual.clone(),
+                }),
+                _ => Ok(()),
+            };
             let blob = match scan.get(l) {
                 Some(Source::Blob(d, _)) => {
-                    if let Some(expected) = digest_in_path(l).filter(|_| l.starts_with("blobs/")) {
-                        if expected != *d {
-                            return Err(ArchiveError::DigestMismatch {
-                                name: l.clone(),
-                                expected,
-                                actual: d.clone(),
-                            });
-                        }
-                    }
+                    check(d)?;
                     LayerBlob::Stored(d.clone())
                 }
-                Some(Source::Bytes(b)) => LayerBlob::Bytes(b.to_vec()),
+                Some(Source::Bytes(b)) => {
+                    check(&Digest::of_bytes(b))?;
+                    LayerBlob::Bytes(b.to_vec())
+                }
                 None => {
                     return Err(ArchiveError::MissingBlob {
                         what: what.clone(),

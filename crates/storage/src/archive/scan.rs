@@ -9,11 +9,17 @@ use std::path::{Component, Path};
 
 use super::ArchiveError;
 use crate::blobs::BlobStore;
-use crate::digest::Digest;
+use crate::digest::{Digest, HashingReader};
 
-/// Entries up to this size that look like JSON are kept in memory
-/// (manifests, configs, indexes); everything else goes to the blob store.
-const SMALL_MAX: u64 = 4 << 20;
+/// Entries up to this size are kept in memory (manifests, configs,
+/// indexes, `VERSION` files, tiny layers) while [`MEMORY_BUDGET`] lasts;
+/// everything else is streamed into the blob store.
+const SMALL_MAX: u64 = 1 << 20;
+
+/// How many bytes of small entries may be held in memory; JSON documents
+/// are always kept (they must be parsed), other small entries spill to the
+/// blob store beyond this, so memory stays bounded whatever the archive.
+const MEMORY_BUDGET: u64 = 16 << 20;
 
 /// How many symlink hops are followed before giving up.
 const MAX_LINK_HOPS: usize = 16;
@@ -27,6 +33,8 @@ pub(crate) struct Scan {
     stored: HashMap<String, (Digest, u64)>,
     /// Symlinks and hard links: path -> normalised target path.
     links: HashMap<String, String>,
+    /// Bytes of non-JSON entries held in `small`.
+    held: u64,
 }
 
 /// An archive entry resolved through links.
@@ -39,7 +47,13 @@ pub(crate) enum Source<'a> {
 
 impl Scan {
     /// Reads the whole archive from `reader`.
-    pub(crate) fn read<R: Read>(blobs: &BlobStore, reader: R) -> Result<Scan, ArchiveError> {
+    /// Blobs it adds to the store (not there before) are pushed to
+    /// `created`, also when it fails, so the caller can clean them up.
+    pub(crate) fn read<R: Read>(
+        blobs: &BlobStore,
+        reader: R,
+        created: &mut Vec<Digest>,
+    ) -> Result<Scan, ArchiveError> {
         let mut scan = Scan::default();
         let mut ar = tar::Archive::new(reader);
         for entry in ar.entries().map_err(ArchiveError::Read)? {
@@ -79,17 +93,17 @@ impl Scan {
                     .read_to_end(&mut buf)
                     .map_err(ArchiveError::Read)?;
                 check_len(&path, buf.len() as u64, size)?;
-                if looks_like_json(&buf) {
+                if looks_like_json(&buf) || scan.held + size <= MEMORY_BUDGET {
+                    if !looks_like_json(&buf) {
+                        scan.held += size;
+                    }
                     scan.small.insert(path, buf);
-                } else {
-                    let d = blobs.put_bytes(&buf, None)?;
-                    scan.stored.insert(path, (d, size));
+                    continue;
                 }
+                let d = store_blob(blobs, &path, &buf[..], size, created)?;
+                scan.stored.insert(path, (d, size));
             } else {
-                let mut w = blobs.writer()?;
-                let n = io::copy(&mut (&mut e).take(size), &mut w).map_err(ArchiveError::Read)?;
-                check_len(&path, n, size)?;
-                let d = w.commit(None)?;
+                let d = store_blob(blobs, &path, &mut e, size, created)?;
                 scan.stored.insert(path, (d, size));
             }
         }
@@ -123,6 +137,28 @@ impl Scan {
             Source::Blob(..) => None,
         }
     }
+}
+
+/// Streams one entry of `size` bytes into the blob store, noting
+/// whether the blob is new.
+fn store_blob<R: Read>(
+    blobs: &BlobStore,
+    path: &str,
+    data: R,
+    size: u64,
+    created: &mut Vec<Digest>,
+) -> Result<Digest, ArchiveError> {
+    let mut w = blobs.writer()?;
+    let mut r = HashingReader::new(data.take(size));
+    let n = io::copy(&mut r, &mut w).map_err(ArchiveError::Read)?;
+    check_len(path, n, size)?;
+    let (d, _) = r.finish();
+    let existed = blobs.has(&d);
+    w.commit(Some(&d))?;
+    if !existed {
+        created.push(d.clone());
+    }
+    Ok(d)
 }
 
 fn check_len(path: &str, got: u64, want: u64) -> Result<(), ArchiveError> {
