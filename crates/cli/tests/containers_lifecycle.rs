@@ -257,3 +257,47 @@ fn bad_input_is_one_clear_line() {
     check(&["kill", "stopped"], "is not running");
     assert_eq!(env.ok(&["ps", "-aq"]).lines().count(), 1);
 }
+
+#[test]
+fn logs_follow_tail_and_restart() {
+    let env = Env::new();
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            IMAGE,
+            "sh",
+            "-c",
+            "echo a; echo b; sleep 1; echo c",
+        ])
+        .trim()
+        .to_string();
+    // -f returns once the container has exited, with everything it wrote.
+    let t = Instant::now();
+    assert_eq!(env.ok(&["logs", "-f", &id]), "a\nb\nc\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(env.ok(&["logs", "--tail", "1", &id]), "c\n");
+    let stamped = env.ok(&["logs", "-t", "--tail", "1", &id]);
+    assert!(
+        stamped.ends_with("Z c\n") && stamped.starts_with("20"),
+        "{stamped}"
+    );
+    assert_eq!(env.wait_status(&id, "exited"), "exited 0");
+
+    // {{json .}} is one object per container with Docker's keys.
+    let json: serde_json::Value =
+        serde_json::from_str(env.ok(&["ps", "-a", "--format", "{{json .}}"]).trim()).unwrap();
+    assert_eq!(json["State"], "exited");
+    assert!(json["Status"].as_str().unwrap().starts_with("Exited (0)"));
+
+    // restart runs it again under a new monitor: the log grows.
+    env.ok(&["restart", &id]);
+    assert_eq!(env.ok(&["wait", &id]).trim(), "0");
+    assert_eq!(env.ok(&["logs", &id]), "a\nb\nc\na\nb\nc\n");
+    env.ok(&["container", "prune", "-f"]);
+    assert_eq!(env.ok(&["ps", "-aq"]), "");
+}
