@@ -286,3 +286,109 @@ fn foreground_run_relays_a_terminal_without_console_socket() {
     assert!(text.contains("hi-12"), "{text:?}");
     env.assert_clean("tty");
 }
+
+#[test]
+fn foreground_run_forwards_signals() {
+    // The shell is pid 1 of its namespace, so only a trapped signal
+    // reaches it: exit 42 proves SIGTERM was forwarded.
+    let env = Env::new(
+        "sigfwd",
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done",
+        ],
+    );
+    let mut child = env
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(&env.bundle)
+        .arg("sig")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(42));
+    env.assert_clean("sig");
+}
+
+#[test]
+fn concurrent_creates_of_one_id_make_one_container() {
+    let mut env = Env::new("race", &["sleep", "1000"]);
+    env.track("race");
+    // stderr to files: the winner's init inherits it and lives on, so a
+    // pipe would never reach EOF.
+    let errs: Vec<_> = (0..6)
+        .map(|i| env.tmp.path().join(format!("race-{i}.err")))
+        .collect();
+    let children: Vec<_> = errs
+        .iter()
+        .map(|e| {
+            env.cmd()
+                .args(["create", "--bundle"])
+                .arg(&env.bundle)
+                .arg("race")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(File::create(e).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let oks: Vec<bool> = children
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().success())
+        .collect();
+    assert_eq!(
+        oks.iter().filter(|ok| **ok).count(),
+        1,
+        "exactly one create wins"
+    );
+    for (ok, e) in oks.iter().zip(&errs) {
+        let text = fs::read_to_string(e).unwrap();
+        if !ok {
+            assert!(text.contains("container with id exists: race"), "{text}");
+        }
+    }
+    assert_eq!(env.state("race")["status"], "created");
+    assert!(env.run(&["delete", "race"]).status.success());
+    env.assert_clean("race");
+}
+
+#[test]
+fn exec_with_a_process_file() {
+    let mut env = Env::new("execproc", &["sleep", "1000"]);
+    let id = "ep";
+    let (ok, err) = env.create(id, &[]);
+    assert!(ok, "create: {err}");
+    assert!(env.run(&["start", id]).status.success());
+    let proc_file = env.tmp.path().join("process.json");
+    fs::write(
+        &proc_file,
+        serde_json::to_vec(&serde_json::json!({
+            "user": {"uid": 65534, "gid": 65534},
+            "args": ["sh", "-c", "id -u; pwd; echo $ONLY"],
+            "env": ["PATH=/bin", "ONLY=this"],
+            "cwd": "/tmp"
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = env.run(&["exec", "--process", proc_file.to_str().unwrap(), id]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n/tmp\nthis\n");
+    let out = env.run(&["exec", "--process", "/nonexistent.json", id]);
+    common::assert_one_line_error(&out, "/nonexistent.json");
+    assert!(env.run(&["delete", "--force", id]).status.success());
+    env.assert_clean(id);
+}

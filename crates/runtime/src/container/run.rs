@@ -69,6 +69,19 @@ pub fn run(
     if let Some(c) = &console {
         opts.console_socket = Some(c.path().to_path_buf());
     }
+    // Foreground: block the forwarded signals and SIGCHLD before the clone,
+    // so a signal sent as soon as the process runs is queued, not lost
+    // (or fatal to us); the init resets its mask before exec. Blocked
+    // before the relay threads start too, so they inherit the mask and
+    // SIGCHLD is not consumed by one of them.
+    let mut mask = SigSet::empty();
+    if !detach {
+        for s in FORWARDED.iter().chain([&Signal::SIGCHLD]) {
+            mask.add(*s);
+        }
+        mask.thread_block()
+            .map_err(|e| ContainerError::sys("block signals", e))?;
+    }
     let created = create_inner(store, &opts, &bundle, false)?;
     if detach {
         return Ok(RunOutcome {
@@ -76,16 +89,6 @@ pub fn run(
             warnings: run_poststart(&created.record),
         });
     }
-    // Blocked only now, so the container does not inherit the mask, and
-    // before the relay threads start, so they inherit it and SIGCHLD is
-    // not consumed by one of them. A SIGCHLD from before is not lost: the
-    // loop polls `waitpid` before every read of the signalfd.
-    let mut mask = SigSet::empty();
-    for s in FORWARDED.iter().chain([&Signal::SIGCHLD]) {
-        mask.add(*s);
-    }
-    mask.thread_block()
-        .map_err(|e| ContainerError::sys("block signals", e))?;
     let relay = match &console {
         Some(c) => Some(Relay::start(c.master()?)?),
         None => None,
