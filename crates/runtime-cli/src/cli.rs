@@ -154,6 +154,37 @@ pub enum Command {
         /// Container id.
         id: String,
     },
+    /// Change a container's cgroup limits.
+    Update(UpdateArgs),
+}
+
+/// `update` flags: a `linux.resources` JSON document, and/or single limits
+/// on top of it.
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// A `linux.resources` JSON file, `-` for stdin.
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes.
+    #[arg(long)]
+    pub memory: Option<i64>,
+    /// Maximum number of tasks.
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long)]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds.
+    #[arg(long)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds.
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPUs to use (cpuset list).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Container id.
+    pub id: String,
 }
 
 /// `exec` flags.

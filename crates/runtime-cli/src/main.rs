@@ -6,6 +6,7 @@ mod features;
 mod log;
 mod print;
 mod spec;
+mod update;
 
 use std::process::ExitCode;
 
@@ -136,6 +137,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> anyhow::Result<u8> {
         }
         Command::Pause { id } => container::pause(&store, id)?,
         Command::Resume { id } => container::resume(&store, id)?,
+        Command::Update(a) => container::update(&store, &a.id, &update::resources(a)?)?,
     }
     Ok(0)
 }

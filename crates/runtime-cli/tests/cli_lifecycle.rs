@@ -392,3 +392,26 @@ fn exec_with_a_process_file() {
     assert!(env.run(&["delete", "--force", id]).status.success());
     env.assert_clean(id);
 }
+
+#[test]
+fn update_changes_the_pids_limit() {
+    let mut env = Env::new("update", &["sleep", "1000"]);
+    let id = "upd";
+    let (ok, err) = env.create(id, &[]);
+    assert!(ok, "create: {err}");
+    assert!(env.run(&["start", id]).status.success());
+    let out = env.run(&["update", "--pids-limit", "77", id]);
+    assert!(out.status.success(), "update: {}", stderr(&out));
+    let m = cgroups::Manager::new(Some(&env.cgroups_path()), id).unwrap();
+    let limits: Vec<String> = m
+        .dirs()
+        .iter()
+        .filter_map(|d| fs::read_to_string(d.join("pids.max")).ok())
+        .collect();
+    assert!(!limits.is_empty(), "no pids controller in {:?}", m.dirs());
+    assert!(limits.iter().all(|l| l.trim() == "77"), "{limits:?}");
+    assert!(env.run(&["delete", "--force", id]).status.success());
+    let out = env.run(&["update", "--pids-limit", "5", id]);
+    common::assert_one_line_error(&out, "does not exist");
+    env.assert_clean(id);
+}

@@ -16,6 +16,7 @@ mod process;
 mod run;
 mod start;
 mod state;
+mod update;
 
 pub use bundle::load_bundle;
 pub use bundle::Bundle;
@@ -30,3 +31,4 @@ pub use process::{load_process_file, process_from_args, ExecArgs, ExecProcess};
 pub use run::{run, RunOutcome};
 pub use start::start;
 pub use state::state;
+pub use update::update;
