@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use anyhow::Context;
-use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 
 use crate::cli::UpdateArgs;
 
@@ -25,12 +25,12 @@ pub fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
         }
     };
     if let Some(m) = a.memory {
-        let mut mem = res.memory().clone().unwrap_or_else(LinuxMemory::default);
+        let mut mem = res.memory().unwrap_or_default();
         mem.set_limit(Some(m));
         res.set_memory(Some(mem));
     }
     if let Some(n) = a.pids_limit {
-        let mut pids = res.pids().clone().unwrap_or_else(LinuxPids::default);
+        let mut pids = res.pids().unwrap_or_default();
         pids.set_limit(n);
         res.set_pids(Some(pids));
     }
@@ -39,7 +39,7 @@ pub fn resources(a: &UpdateArgs) -> anyhow::Result<LinuxResources> {
         || a.cpu_period.is_some()
         || a.cpuset_cpus.is_some()
     {
-        let mut cpu = res.cpu().clone().unwrap_or_else(LinuxCpu::default);
+        let mut cpu = res.cpu().clone().unwrap_or_default();
         if a.cpu_shares.is_some() {
             cpu.set_shares(a.cpu_shares);
         }
