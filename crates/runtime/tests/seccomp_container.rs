@@ -77,3 +77,18 @@ fn an_unloadable_profile_fails_the_start_with_its_reason() {
         "{text}"
     );
 }
+
+#[test]
+fn a_profile_denying_fd_and_affinity_calls_still_starts() {
+    // The runtime closes inherited fds (close_range) before it loads the
+    // filter, as runc does: a profile may deny close_range to the
+    // container's process without breaking the runtime's own last steps.
+    let profile: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    }))
+    .unwrap();
+    let b = Bundle::busybox();
+    let (code, out, err) = run(&b, &container("echo started", Some(profile), true), None).ok();
+    assert_eq!((code, out.as_str()), (0, "started\n"), "stderr: {err}");
+}

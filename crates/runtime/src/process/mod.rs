@@ -121,15 +121,17 @@ fn run(
     let c_path =
         CString::new(path.as_os_str().as_encoded_bytes()).ctx(|| format!("command {cmd:?}"))?;
     before_exec()?;
+    if let Some(fin) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
+        attrs::apply_cpu_affinity(fin)?;
+    }
+    crate::sys::cloexec_from(3).ctx(|| "mark fds close-on-exec".into())?;
+    // Last, so that a strict profile only has to allow execve (as runc):
+    // close_range and sched_setaffinity above run unfiltered.
     if nnp {
         if let Some(s) = plan.seccomp {
             install_seccomp(s)?;
         }
     }
-    if let Some(fin) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
-        attrs::apply_cpu_affinity(fin)?;
-    }
-    crate::sys::cloexec_from(3).ctx(|| "mark fds close-on-exec".into())?;
     let err = match execve(&c_path, &c_args, &c_env) {
         Err(e) => e,
         Ok(never) => match never {},
