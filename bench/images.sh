@@ -109,9 +109,12 @@ import json, sys
 load, unpack = (json.load(open(p))["results"] for p in sys.argv[1:3])
 archive_mb, unpacked_mb, rss_kb = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 t = {r["command"]: r["mean"] for r in load + unpack}
+cpu = {r["command"]: r["user"] + r["system"] for r in load + unpack}
 bl, pl = t["berth load"], t["podman load"]
 bu, uu = t["berth load (OCI)"], t["umoci unpack"]
 print(f"load {archive_mb:.0f} MB docker-archive: berth {bl:.2f} s, podman {pl:.2f} s -> berth {pl/bl:.2f}x faster (target >= 2x)")
+print(f"   CPU time (user+sys): berth {cpu['berth load']:.2f} s, podman {cpu['podman load']:.2f} s -> {cpu['podman load']/cpu['berth load']:.2f}x less")
 print(f"unpack {unpacked_mb:.0f} MB of layers: berth {unpacked_mb/bu:.0f} MB/s, umoci {unpacked_mb/uu:.0f} MB/s -> berth {uu/bu:.2f}x (target >= 1.5x)")
+print(f"   CPU time (user+sys): berth {cpu['berth load (OCI)']:.2f} s, umoci {cpu['umoci unpack']:.2f} s -> {cpu['umoci unpack']/cpu['berth load (OCI)']:.2f}x less")
 print(f"berth peak RSS: {rss_kb/1024:.1f} MB (target < 50 MB)")
 PY
