@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
@@ -101,7 +102,15 @@ pub struct Volumes<'a> {
 impl<'a> Volumes<'a> {
     /// The tables in `store`'s database, created or upgraded on first use.
     pub fn open(store: &'a Store) -> Result<Self, VolumeError> {
-        store.db().migrate("volumes", MIGRATIONS)?;
+        // Once per database and process: every start and removal opens the
+        // table, and a migration check is a write transaction.
+        static DONE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+        let path = store.db().path().to_path_buf();
+        let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+        if !done.contains(&path) {
+            store.db().migrate("volumes", MIGRATIONS)?;
+            done.push(path);
+        }
         Ok(Volumes { store })
     }
 
