@@ -248,6 +248,11 @@ impl Store {
         self.root.join(id)
     }
 
+    /// The exec fifo path of `id` (for lock-free status reads).
+    pub fn exec_fifo(&self, id: &str) -> PathBuf {
+        self.dir(id).join(EXEC_FIFO)
+    }
+
     /// Reserves `id`: creates its directory (failing if it exists) and
     /// returns it locked. The caller writes the record once known, or
     /// calls [`ContainerDir::remove`] on failure.
@@ -454,13 +459,6 @@ pub fn status_of(rec: &Record, exec_fifo: &Path, frozen: impl FnOnce() -> bool) 
         Status::Paused
     } else {
         Status::Running
-    }
-}
-
-impl Store {
-    /// The exec fifo path of `id` (for lock-free status reads).
-    pub fn exec_fifo(&self, id: &str) -> PathBuf {
-        self.dir(id).join(EXEC_FIFO)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The runtime's container lifecycle, one file per verb of the runc
 //! command line: create, start, state, kill, delete, run, exec, ps/list,
-//! pause/resume. Each verb takes the container's lock from [`crate::state`].
+//! pause/resume, update. Each verb that changes a container takes its lock
+//! from [`crate::state`]; readers (`state`, `list`, `ps`) do not need it.
 
 mod bundle;
 mod cgroup;
@@ -18,8 +19,7 @@ mod start;
 mod state;
 mod update;
 
-pub use bundle::load_bundle;
-pub use bundle::Bundle;
+pub use bundle::{load_bundle, Bundle};
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use error::ContainerError;
