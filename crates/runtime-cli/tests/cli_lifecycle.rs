@@ -207,6 +207,9 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
         c["hooks"] = serde_json::json!({
             "prestart": [hook("prestart")],
             "createRuntime": [hook("createRuntime")],
+            // In the container's namespaces: its hostname, not the host's.
+            "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c",
+                format!("hostname > {}/createContainer.host", out.display())]}],
             "poststart": [hook("poststart")],
             "poststop": [hook("poststop")],
         });
@@ -216,6 +219,11 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
     assert!(ok, "create: {err}");
     let order = || fs::read_to_string(out.join("order")).unwrap_or_default();
     assert_eq!(order(), "prestart\ncreateRuntime\n");
+    let host = fs::read_to_string(out.join("createContainer.host")).unwrap();
+    assert_eq!(
+        host, "berth\n",
+        "createContainer ran outside the UTS namespace"
+    );
     let st: Value =
         serde_json::from_slice(&fs::read(out.join("createRuntime.json")).unwrap()).unwrap();
     assert_eq!(st["id"], id);

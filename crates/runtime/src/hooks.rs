@@ -7,6 +7,7 @@
 //! `startContainer` are run by the container's init process.
 
 use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -55,11 +56,63 @@ pub fn run_hooks(hooks: &[Hook], state: &State) -> Result<(), HookError> {
     Ok(())
 }
 
+/// Runs `hooks` like [`run_hooks`], but each inside the mount, UTS, IPC
+/// and network namespaces of process `pid` (the container's init): the
+/// spec runs `createContainer` hooks "in the container namespace", after
+/// the mounts and before `pivot_root`.
+pub fn run_hooks_in_namespaces_of(
+    hooks: &[Hook],
+    state: &State,
+    pid: i32,
+) -> Result<(), HookError> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let path = hooks[0].path().clone();
+    let mut ns = Vec::new();
+    // Mount last: after it, /proc may no longer be the one we opened from.
+    for name in ["uts", "ipc", "net", "mnt"] {
+        let p = format!("/proc/{pid}/ns/{name}");
+        let f = std::fs::File::open(&p).map_err(|source| HookError::Spawn {
+            path: path.clone(),
+            source: io::Error::new(source.kind(), format!("open {p}: {source}")),
+        })?;
+        ns.push(OwnedFd::from(f));
+    }
+    let json = serde_json::to_vec(state).map_err(|source| HookError::State { path, source })?;
+    for hook in hooks {
+        run_one_with(hook, &json, Some(&ns))?;
+    }
+    Ok(())
+}
+
 /// Runs one hook: `path` is executed with `args` as its full argv (so
 /// `args[0]` is argv[0], as in runc) and exactly `env` as its environment.
 fn run_one(hook: &Hook, state_json: &[u8]) -> Result<(), HookError> {
+    run_one_with(hook, state_json, None)
+}
+
+/// `run_one`, optionally joining the namespaces `ns` (open nsfs files)
+/// in the child before it execs the hook.
+fn run_one_with(hook: &Hook, state_json: &[u8], ns: Option<&[OwnedFd]>) -> Result<(), HookError> {
     let path = hook.path().clone();
     let mut cmd = Command::new(&path);
+    if let Some(ns) = ns {
+        let fds: Vec<RawFd> = ns.iter().map(|f| f.as_raw_fd()).collect();
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes setns(2) calls on fds opened before the fork: no allocation,
+        // no locks, async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                for &fd in &fds {
+                    if libc::setns(fd, 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
     if let Some(args) = hook.args() {
         if let Some((first, rest)) = args.split_first() {
             cmd.arg0(first).args(rest);

@@ -15,7 +15,7 @@ use oci_spec::runtime::{ContainerState, Hook, Spec};
 use super::bundle::{load_bundle, Bundle};
 use super::cgroup::{manager_for, own_cgroups_text, with_default_devices};
 use super::ContainerError;
-use crate::hooks::run_hooks;
+use crate::hooks::{run_hooks, run_hooks_in_namespaces_of};
 use crate::spawn::{self, HookError as SpawnHookError};
 use crate::state::{proc_stat, ContainerDir, Record, Store};
 use crate::{InitHooks, InitOptions, Stdio};
@@ -256,8 +256,12 @@ impl InitHooks for CreateHooks<'_> {
         run_hooks(&prestart, &state).map_err(|e| format!("prestart {e}"))?;
         run_hooks(&self.hooks(|h| h.create_runtime().as_ref()), &state)
             .map_err(|e| format!("createRuntime {e}"))?;
-        run_hooks(&self.hooks(|h| h.create_container().as_ref()), &state)
-            .map_err(|e| format!("createContainer {e}"))?;
+        run_hooks_in_namespaces_of(
+            &self.hooks(|h| h.create_container().as_ref()),
+            &state,
+            pid.as_raw(),
+        )
+        .map_err(|e| format!("createContainer {e}"))?;
         Ok(())
     }
 
