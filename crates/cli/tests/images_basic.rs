@@ -231,6 +231,23 @@ fn save_load_round_trip_both_formats() {
         assert_eq!(image_ids(&fresh), vec![id.clone()]);
         assert_eq!(fresh.ok(&["load", "-q", "-i", file.to_str().unwrap()]), "");
     }
+    // Loading a name another image has moves it, as Docker reports.
+    let other = env.path("other.tar");
+    let tar = std::fs::read(busybox_tar(env.dir.path())).unwrap();
+    let fresh = Env::new();
+    let out = fresh.run_stdin(
+        &["import", "-", "busybox:latest", "-c", "CMD [\"other\"]"],
+        &tar,
+    );
+    let old = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    env.ok(&["save", "-o", other.to_str().unwrap(), "busybox"]);
+    assert_eq!(
+        fresh.ok(&["load", "-i", other.to_str().unwrap()]),
+        format!(
+            "The image busybox:latest already exists, renaming the old one with ID {old} to empty string\nLoaded image: busybox:latest\n"
+        )
+    );
+    assert_eq!(image_ids(&fresh).len(), 2);
     // Saved by id: untagged, and loading reports the id.
     let out = env.cmd(&["save", &id[7..19]]).output().unwrap();
     assert!(

@@ -129,6 +129,13 @@ pub fn load(g: &Globals, a: LoadArgs) -> Result<()> {
     }
     let mut out = io::stdout().lock();
     for img in loaded {
+        for (name, old) in &img.moved {
+            writeln!(
+                out,
+                "The image {} already exists, renaming the old one with ID {old} to empty string",
+                name.familiar_string()
+            )?;
+        }
         if img.names.is_empty() {
             writeln!(out, "Loaded image ID: {}", img.id)?;
         }

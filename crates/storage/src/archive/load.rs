@@ -24,6 +24,9 @@ pub struct LoadedImage {
     pub id: Digest,
     /// The names it was given from the archive (may be empty).
     pub names: Vec<Reference>,
+    /// Names that were moved here from another image, with that image's
+    /// id (Docker reports these as "renaming the old one").
+    pub moved: Vec<(Reference, Digest)>,
 }
 
 /// Loads every image of a docker-archive or OCI archive read from `reader`
@@ -122,10 +125,19 @@ fn load_image(
         }
         parent = Some(chain.clone());
     }
+    let mut moved = Vec::new();
+    for n in &img.names {
+        if let Ok(old) = store.resolve(&n.to_string()) {
+            if old != id {
+                moved.push((n.clone(), old));
+            }
+        }
+    }
     register(store, &img.config, &img.names)?;
     Ok(LoadedImage {
         id,
         names: img.names,
+        moved,
     })
 }
 
