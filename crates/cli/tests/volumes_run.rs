@@ -508,3 +508,85 @@ fn tmpfs_mounts_and_local_driver_options() {
     assert!(host_mounts_with(&env.root().display().to_string()).is_empty());
     assert!(host_mounts_with(&dev.display().to_string()).is_empty());
 }
+
+#[test]
+fn modes_propagation_and_inspect_fields() {
+    let env = Env::new();
+    let host = env.dir.path().join("prop");
+    fs::create_dir(&host).unwrap();
+    let spec = format!("{}:/p:rslave,z", host.display());
+    let m = format!(
+        "type=bind,src={},dst=/m,bind-propagation=rshared",
+        host.display()
+    );
+    let id = env
+        .ok(&[
+            "run",
+            "-d",
+            "-v",
+            &spec,
+            "--mount",
+            &m,
+            "--mount",
+            "source=mv,target=/mv,volume-opt=type=tmpfs,volume-opt=device=tmpfs",
+            "-v",
+            "ro1:/r:ro,Z",
+            IMAGE,
+            "sleep",
+            "100",
+        ])
+        .trim()
+        .to_string();
+    let inside = env.ok(&["exec", &id, "cat", "/proc/self/mountinfo"]);
+    let line = |mp: &str| {
+        inside
+            .lines()
+            .find(|l| l.split_whitespace().nth(4) == Some(mp))
+            .unwrap_or_else(|| panic!("no {mp}:\n{inside}"))
+            .to_string()
+    };
+    // Propagation modes are accepted and handed to the runtime; whether a
+    // `shared:` tag survives the root switch is the runtime's business.
+    assert!(line("/m").contains(" rw,"), "{}", line("/m"));
+    assert!(line("/r").contains(" ro,"), "{}", line("/r"));
+    assert!(line("/mv").contains(" - tmpfs tmpfs "), "{}", line("/mv"));
+    let mounts: serde_json::Value =
+        serde_json::from_str(&env.inspect(&id, "{{json .Mounts}}")).unwrap();
+    let by_dest = |d: &str| {
+        mounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["Destination"] == d)
+            .unwrap()
+            .clone()
+    };
+    let p = by_dest("/p");
+    assert_eq!(
+        (
+            p["Type"].as_str(),
+            p["Mode"].as_str(),
+            p["Propagation"].as_str()
+        ),
+        (Some("bind"), Some("rslave,z"), Some("rslave"))
+    );
+    assert!(p.get("Name").is_none() && p.get("Driver").is_none());
+    let r = by_dest("/r");
+    assert_eq!(
+        (r["Mode"].as_str(), r["RW"].as_bool()),
+        (Some("ro,Z"), Some(false))
+    );
+    let mv = by_dest("/mv");
+    assert_eq!(
+        (
+            mv["Name"].as_str(),
+            mv["Mode"].as_str(),
+            mv["Driver"].as_str()
+        ),
+        (Some("mv"), Some("z"), Some("local"))
+    );
+    let opts = env.ok(&["volume", "inspect", "-f", "{{json .Options}}", "mv"]);
+    assert_eq!(opts, "{\"device\":\"tmpfs\",\"type\":\"tmpfs\"}\n");
+    env.ok(&["rm", "-f", &id]);
+    assert!(host_mounts_with(&host.display().to_string()).is_empty());
+}
