@@ -5,9 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// `--version` output in runc's shape (`runc version X` / `spec: Y`).
+const VERSION: &str = concat!("version ", env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2");
+
 /// A runc-compatible OCI runtime.
 #[derive(Debug, Parser)]
-#[command(name = "berth-runtime", version, about, disable_help_subcommand = true)]
+#[command(name = "berth-runtime", version = VERSION, about, disable_help_subcommand = true)]
 pub struct Cli {
     /// Root directory for container state.
     #[arg(long, global = true, default_value = runtime::state::DEFAULT_ROOT)]
