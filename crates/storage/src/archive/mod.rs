@@ -145,9 +145,9 @@ pub enum ArchiveError {
         /// Why it does not parse.
         source: ReferenceError,
     },
-    /// An image asked for by `save` is not in the store.
-    #[error("No such image: {0}")]
-    NoSuchImage(String),
+    /// `save` needs a layer's original blob, which the store did not keep.
+    #[error("layer {0} cannot be saved: its original blob is not in the store")]
+    NoLayerBlob(Digest),
     /// A `--change` for `import` is invalid.
     #[error(transparent)]
     Change(#[from] ChangeError),

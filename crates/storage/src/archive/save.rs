@@ -134,10 +134,7 @@ fn blob_path(d: &Digest) -> String {
 }
 
 fn no_blob(layer: &Layer) -> ArchiveError {
-    ArchiveError::MissingBlob {
-        what: format!("layer {}", layer.chain_id),
-        name: "its original blob (not kept in the store)".into(),
-    }
+    ArchiveError::NoLayerBlob(layer.chain_id.clone())
 }
 
 fn write_docker<W: Write>(
