@@ -1,7 +1,7 @@
 //! A `load` killed with SIGKILL mid-way (while spooling blobs, and again
 //! while unpacking layers) leaves the store consistent: no image, no
 //! half-made layer once the store is reopened, and the next `load` of the
-//! same archive succeeds.
+//! same archive succeeds. Also: the peak RSS of a load stays bounded.
 
 mod common;
 
@@ -197,4 +197,35 @@ fn sigkilled_load_leaves_store_consistent_and_retry_succeeds() {
         .unwrap()
         .unwrap();
     assert_eq!(data.metadata().unwrap().len(), 16 << 20);
+}
+
+/// Streaming: the peak RSS of a load stays far below the archive's size
+/// (layers are never held in memory), measured by GNU time.
+#[test]
+fn load_peak_rss_is_bounded() {
+    let env = Env::new();
+    let archive = big_archive(env.dir.path(), 2, 48);
+    let rss_file = env.path("rss");
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o"])
+        .arg(&rss_file)
+        .arg(common::BERTH)
+        .arg("--root")
+        .arg(env.root())
+        .args(["load", "-q", "-i"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kb: u64 = fs::read_to_string(&rss_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(kb < 50 * 1024, "peak RSS {kb} KB for a 96 MB archive");
+    assert_eq!(image_ids(&env).len(), 1);
 }
