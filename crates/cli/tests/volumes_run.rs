@@ -545,8 +545,9 @@ fn modes_propagation_and_inspect_fields() {
             .unwrap_or_else(|| panic!("no {mp}:\n{inside}"))
             .to_string()
     };
-    // Propagation modes are accepted and handed to the runtime; whether a
-    // `shared:` tag survives the root switch is the runtime's business.
+    // A shared bind makes the container's root shared, as Docker's
+    // rootfsPropagation rule (only inside the container's namespace).
+    assert!(line("/").contains(" shared:"), "{}", line("/"));
     assert!(line("/m").contains(" rw,"), "{}", line("/m"));
     assert!(line("/r").contains(" ro,"), "{}", line("/r"));
     assert!(line("/mv").contains(" - tmpfs tmpfs "), "{}", line("/mv"));

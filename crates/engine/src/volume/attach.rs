@@ -389,7 +389,32 @@ pub fn add_to_spec(store: &Store, id: &str, spec: Spec) -> Result<Spec, VolumeEr
     user.sort_by_key(|p| p.destination.matches('/').count());
     mounts.extend(user.into_iter().map(MountPoint::to_spec));
     spec.set_mounts(Some(mounts));
+    set_root_propagation(&mut spec, &points);
     Ok(spec)
+}
+
+/// A shared or slave bind needs a root that is not private, as Docker's
+/// `setMounts` does: `shared` for shared binds, else `rslave` for slave
+/// ones, unless the spec already asks for something compatible. The
+/// runtime keeps the host out of it (the rootfs's parent mount is made
+/// private first).
+fn set_root_propagation(spec: &mut Spec, points: &[MountPoint]) {
+    let any = |l: &[&str]| points.iter().any(|p| l.contains(&p.propagation.as_str()));
+    let Some(mut linux) = spec.linux().clone() else {
+        return;
+    };
+    let cur = linux.rootfs_propagation().clone().unwrap_or_default();
+    let want = if any(&["shared", "rshared"]) {
+        (!matches!(cur.as_str(), "shared" | "rshared")).then_some("shared")
+    } else if any(&["slave", "rslave"]) {
+        (!matches!(cur.as_str(), "shared" | "rshared" | "slave" | "rslave")).then_some("rslave")
+    } else {
+        None
+    };
+    if let Some(w) = want {
+        linux.set_rootfs_propagation(Some(w.to_string()));
+        spec.set_linux(Some(linux));
+    }
 }
 
 /// `Mounts` of `inspect`, as Docker prints them.
