@@ -97,6 +97,19 @@ fn committed_image_has_the_changes_and_not_the_volume() {
          test -e /test/in-volume && echo has-in-volume; cat /etc/hostname",
     ]);
     assert_eq!(out, "out\n0\ntest-dir\nfresh\n");
+    // As Docker, the anonymous volume of the container is a VOLUME of the
+    // image; the commit also keeps the container's command.
+    let config = env.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Volumes}} {{json .Config.Cmd}}",
+        &id,
+    ]);
+    assert!(
+        config.starts_with("{\"/test\":{}} [\"sh\",\"-c\","),
+        "{config}"
+    );
 
     // The new image stacks one layer on its parent's, sharing them on disk.
     let layers = |img: &str| -> Vec<String> {

@@ -354,6 +354,30 @@ fn new_config(parent: &Value, c: &Container) -> Map<String, Value> {
     if let Some(s) = &cc.stop_signal {
         config.insert("StopSignal".into(), json!(s));
     }
+    // `-v /path` (anonymous) is part of Docker's container Config.Volumes,
+    // and so of the committed image; named volumes and binds are not.
+    let anonymous: Vec<&str> = c
+        .host_config
+        .mounts
+        .volumes
+        .iter()
+        .filter_map(|v| match v.split(':').collect::<Vec<_>>()[..] {
+            [target] => Some(target),
+            [target, mode] if !mode.starts_with('/') && target.starts_with('/') => Some(target),
+            _ => None,
+        })
+        .collect();
+    if !anonymous.is_empty() {
+        let slot = config.entry("Volumes").or_insert(Value::Null);
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        if let Some(vols) = slot.as_object_mut() {
+            for t in anonymous {
+                vols.insert(t.to_string(), json!({}));
+            }
+        }
+    }
     config
 }
 
