@@ -214,3 +214,30 @@ fn init_is_a_reaper_as_pid_one() {
     );
     assert_eq!(env.wait_status(&id, "exited"), "exited 143");
 }
+
+#[test]
+fn tty_is_a_pty_relayed_to_stdout() {
+    let env = Env::new();
+    let r = env.berth(&[
+        "run",
+        "--rm",
+        "-t",
+        IMAGE,
+        "sh",
+        "-c",
+        "tty; echo $TERM; exit 3",
+    ]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (3, "/dev/pts/0\r\nxterm\r\n"),
+        "{}",
+        r.stderr
+    );
+    let id = env
+        .ok(&["run", "-d", IMAGE, "sleep", "100"])
+        .trim()
+        .to_string();
+    let out = env.ok(&["exec", "-t", &id, "tty"]);
+    assert!(out.starts_with("/dev/pts/"), "{out}");
+    env.ok(&["rm", "-f", &id]);
+}

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
 
@@ -15,20 +16,36 @@ use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::EngineError;
 
-/// A listening console socket in the runroot, removed on drop.
+/// A listening console socket in a private temp directory (a unix socket
+/// path must fit in 108 bytes, which `--runroot` plus a 64-hex id may
+/// not), removed on drop.
 pub(crate) struct ConsoleSocket {
     pub(crate) path: PathBuf,
+    dir: PathBuf,
     listener: UnixListener,
 }
 
 impl ConsoleSocket {
-    pub(crate) fn new(engine: &Engine, id: &str, tag: &str) -> Result<Self, EngineError> {
-        let dir = engine.runroot().join("containers").join(id);
-        std::fs::create_dir_all(&dir).map_err(EngineError::io(id, "create", &dir))?;
-        let path = dir.join(format!("{tag}-{}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path).map_err(EngineError::io(id, "bind", &path))?;
-        Ok(ConsoleSocket { path, listener })
+    pub(crate) fn new(_engine: &Engine, id: &str, tag: &str) -> Result<Self, EngineError> {
+        let short = &id[..12.min(id.len())];
+        let dir = std::env::temp_dir().join(format!("berth-{tag}-{short}-{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(EngineError::io(id, "create", &dir))?;
+        let path = dir.join("console.sock");
+        let listener = match UnixListener::bind(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(EngineError::io(id, "bind", &path)(e));
+            }
+        };
+        Ok(ConsoleSocket {
+            path,
+            dir,
+            listener,
+        })
     }
 
     /// Receives the pty master the runtime sent (it connected and sent
@@ -74,6 +91,7 @@ impl ConsoleSocket {
 impl Drop for ConsoleSocket {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 
