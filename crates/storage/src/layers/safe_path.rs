@@ -1,6 +1,7 @@
 //! Safe paths inside a layer directory: tar names are cleaned lexically
-//! (absolute names are taken relative to the layer root, as Docker does;
-//! `..` that would climb above the root is refused), and directories are
+//! (absolute names and `..` that would climb above the root are refused —
+//! Docker strips a leading `/`, but no image tool writes one and issue 3
+//! lists `/abs` among the traversals to refuse), and directories are
 //! opened with `openat2(RESOLVE_BENEATH)` from the root's fd, so no
 //! symlink — absolute, or relative and climbing out — is ever followed out
 //! of the layer.
@@ -15,8 +16,11 @@ use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{mkdirat, Mode};
 
 /// Cleans a tar entry name into its components below the layer root.
-/// `Err` if `..` climbs above the root.
+/// `Err` if the name is absolute or `..` climbs above the root.
 pub(super) fn normalize(name: &[u8]) -> Result<Vec<&OsStr>, &'static str> {
+    if name.first() == Some(&b'/') {
+        return Err("absolute path in a layer (entries must be relative to the layer root)");
+    }
     let mut out: Vec<&OsStr> = Vec::new();
     for c in name.split(|&b| b == b'/') {
         match c {
@@ -90,11 +94,9 @@ mod tests {
     #[test]
     fn cleans_names() {
         assert_eq!(norm("./etc/passwd").unwrap(), "etc/passwd");
-        assert_eq!(norm("/abs/x").unwrap(), "abs/x");
         assert_eq!(norm("a/./b//c/").unwrap(), "a/b/c");
         assert_eq!(norm("a/../b").unwrap(), "b");
         assert_eq!(norm("./").unwrap(), ".");
-        assert_eq!(norm("/").unwrap(), ".");
     }
 
     #[test]
@@ -102,6 +104,8 @@ mod tests {
         assert!(norm("../x").is_err());
         assert!(norm("a/../../x").is_err());
         assert!(norm("/../x").is_err());
+        assert!(norm("/abs/x").is_err());
+        assert!(norm("/").is_err());
         assert!(norm("..").is_err());
     }
 }
