@@ -53,20 +53,24 @@ pub fn is_frozen(rec: &Record) -> bool {
         .is_some_and(|s| s == cgroups::FreezerState::Frozen)
 }
 
-/// `res` with runc's default device rules appended after the spec's own:
-/// the standard nodes the runtime creates in `/dev` (null, zero, full,
-/// random, urandom, tty, console, ptmx, pts) stay usable even when the
-/// spec starts with "deny all", as `runc spec` does. Later rules win.
+/// `res` with runc's device policy: deny everything, then the spec's own
+/// rules, then the default allowed nodes the runtime creates in `/dev`
+/// (null, zero, full, random, urandom, tty, console, ptmx, pts). Later
+/// rules win.
 ///
-/// A spec without device rules gets none: no rule means no restriction,
-/// and a list of allow rules alone would make cgroup v2's filter deny the
-/// rest.
+/// runc starts from a deny-all allow-list whatever the spec says, so a
+/// spec without device rules gets the defaults only, not the host's disks
+/// (`mknod /dev/sda` with CAP_MKNOD). A spec that wants every device says
+/// so with `{allow: true, access: "rwm"}`, as `docker --privileged` does.
 pub fn with_default_devices(res: &LinuxResources) -> LinuxResources {
     let mut res = res.clone();
-    let mut rules = res.devices().clone().unwrap_or_default();
-    if rules.is_empty() {
-        return res;
-    }
+    let deny_all = LinuxDeviceCgroupBuilder::default()
+        .allow(false)
+        .access("rwm")
+        .build()
+        .expect("all fields set");
+    let mut rules = vec![deny_all];
+    rules.extend(res.devices().clone().unwrap_or_default());
     let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut b = LinuxDeviceCgroupBuilder::default()
             .allow(true)
@@ -105,9 +109,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_devices_follow_a_deny_all_but_not_an_empty_list() {
-        let none = LinuxResources::default();
-        assert!(with_default_devices(&none).devices().is_none());
+    fn no_device_rules_means_deny_all_but_the_defaults() {
+        let rules = with_default_devices(&LinuxResources::default())
+            .devices()
+            .clone()
+            .expect("rules even for a spec without any");
+        assert!(!rules[0].allow() && rules[0].access().as_deref() == Some("rwm"));
+        assert!(rules[0].typ().is_none_or(|t| t == LinuxDeviceType::A));
+        // No later rule reopens everything (e.g. block 8:0, /dev/sda).
+        assert!(rules[1..]
+            .iter()
+            .all(|r| r.allow() && (r.major().is_some() || r.access().as_deref() == Some("m"))));
+    }
+
+    #[test]
+    fn default_devices_follow_the_spec_rules() {
         let deny = LinuxDeviceCgroupBuilder::default()
             .allow(false)
             .access("rwm")
@@ -118,7 +134,10 @@ mod tests {
             .build()
             .unwrap();
         let rules = with_default_devices(&res).devices().clone().unwrap();
-        assert!(!rules[0].allow(), "the spec's rule stays first");
+        assert!(
+            !rules[1].allow(),
+            "the spec's rule comes before the defaults"
+        );
         assert!(rules
             .iter()
             .any(|r| r.allow() && r.major() == Some(1) && r.minor() == Some(3)));
