@@ -67,7 +67,20 @@ pub(crate) fn create_inner(
         pid: None,
         cgroup: None,
     };
-    let rec = setup(&mut guard, bundle, opts, wait_for_start)?;
+    let rec = match setup(&mut guard, bundle, opts, wait_for_start) {
+        Ok(rec) => rec,
+        Err(err) => {
+            let failed = guard.undo();
+            if failed.is_empty() {
+                return Err(err);
+            }
+            return Err(ContainerError::CleanupFailed {
+                id: opts.id.clone(),
+                source: Box::new(err),
+                leftovers: failed.join("; "),
+            });
+        }
+    };
     let dir = guard.dir.take().expect("dir is set until disarmed");
     guard.pid = None;
     guard.cgroup = None;
@@ -189,27 +202,56 @@ fn owner_name() -> String {
         .map_or_else(|| uid.to_string(), |u| u.name)
 }
 
-/// Undoes a half-done create when dropped armed: kills the init, removes
-/// the cgroup and the state dir.
+/// Undoes a half-done create: kills the init, removes the cgroup and the
+/// state dir. `undo` on the error path reports what could not be undone;
+/// dropping it armed (a panic) undoes silently.
 struct Cleanup {
     dir: Option<ContainerDir>,
     pid: Option<Pid>,
     cgroup: Option<Manager>,
 }
 
-impl Drop for Cleanup {
-    fn drop(&mut self) {
+impl Cleanup {
+    /// Undoes what is armed; returns one line per step that failed.
+    fn undo(&mut self) -> Vec<String> {
+        let mut failed = Vec::new();
         if let Some(pid) = self.pid.take() {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(pid, None);
+            // ESRCH: the init already died of the error; waitpid reaps it.
+            if let Err(e) = kill(pid, Signal::SIGKILL).or_else(|e| match e {
+                nix::errno::Errno::ESRCH => Ok(()),
+                e => Err(e),
+            }) {
+                failed.push(format!("kill init {pid}: {e}"));
+            }
+            // ECHILD: already reaped by the spawn error path.
+            if let Err(e) = nix::sys::wait::waitpid(pid, None) {
+                if e != nix::errno::Errno::ECHILD {
+                    failed.push(format!("reap init {pid}: {e}"));
+                }
+            }
         }
         if let Some(cg) = self.cgroup.take() {
-            let _ = cg.kill_all(Signal::SIGKILL);
-            let _ = cg.remove();
+            // Both are no-ops for a cgroup the error came before.
+            if let Err(e) = cg.kill_all(Signal::SIGKILL) {
+                failed.push(format!("kill the processes of its cgroup: {e}"));
+            }
+            if let Err(e) = cg.remove() {
+                failed.push(format!("remove its cgroup: {e}"));
+            }
         }
         if let Some(dir) = self.dir.take() {
-            let _ = dir.remove();
+            if let Err(e) = dir.remove() {
+                failed.push(format!("remove its state dir: {e}"));
+            }
         }
+        failed
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        // Only reached armed on a panic: nothing to report to.
+        self.undo();
     }
 }
 
@@ -271,5 +313,54 @@ impl InitHooks for CreateHooks<'_> {
         run_hooks(&self.hooks(|h| h.start_container().as_ref()), &state)
             .map_err(|e| format!("startContainer {e}"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+    use super::*;
+
+    /// Unmounts a test mount even when an assertion fails.
+    struct Unmount(PathBuf);
+
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            umount2(&self.0, MntFlags::MNT_DETACH).expect("unmount test tmpfs");
+        }
+    }
+
+    #[test]
+    fn undo_reports_what_it_could_not_remove() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path());
+        let dir = store.create("undo").unwrap();
+        let busy = dir.path().join("busy");
+        fs::create_dir(&busy).unwrap();
+        mount(
+            Some("tmpfs"),
+            &busy,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        let unmount = Unmount(busy);
+        let mut guard = Cleanup {
+            dir: Some(dir),
+            pid: None,
+            cgroup: None,
+        };
+        let failed = guard.undo();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].starts_with("remove its state dir: "),
+            "{failed:?}"
+        );
+        drop(unmount);
+
+        // Nothing armed, nothing to report.
+        assert!(guard.undo().is_empty());
     }
 }

@@ -91,6 +91,17 @@ pub enum ContainerError {
     /// Invalid options (e.g. a terminal without a console socket).
     #[error("{0}")]
     Usage(String),
+    /// A create failed and undoing it failed too: what was left behind
+    /// (a cgroup, a state dir) is named after the original cause.
+    #[error("{source}; cleanup of container {id} failed: {leftovers}")]
+    CleanupFailed {
+        /// Container id.
+        id: String,
+        /// Why the create failed.
+        source: Box<ContainerError>,
+        /// The undo steps that failed, `; `-joined.
+        leftovers: String,
+    },
     /// A system call or file operation failed.
     #[error("{op}: {source}")]
     Sys {
