@@ -54,7 +54,7 @@ enum Command {
     Tag(images::TagArgs),
     /// Remove one or more images
     Rmi(images::RmiArgs),
-    /// Return low-level information on images
+    /// Return low-level information on containers and images
     Inspect(images::InspectArgs),
     /// Manage images
     #[command(subcommand)]
@@ -210,7 +210,8 @@ fn main() -> ExitCode {
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&g, a),
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(&g, a),
         Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::rmi(&g, a),
-        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => images::inspect(&g, a),
+        Command::Inspect(a) => commands::inspect::inspect(&g, a),
+        Command::Image(ImageCommand::Inspect(a)) => images::inspect(&g, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&g, a),
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => containers::run(&g, a),
         Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => containers::create(&g, a),

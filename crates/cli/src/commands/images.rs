@@ -8,7 +8,7 @@ use clap::Args;
 use serde_json::{json, Value};
 use storage::{Image, RemoveEvent};
 
-use super::{inspect_doc, no_container_uses, open_store};
+use super::{container_using, inspect_doc, open_store};
 use crate::tabwriter;
 use crate::template::Template;
 use crate::units::{human_duration, human_size};
@@ -70,15 +70,15 @@ pub struct RmiArgs {
 /// `berth inspect` / `berth image inspect`.
 #[derive(Args)]
 pub struct InspectArgs {
-    /// Images to inspect (names or ids).
-    #[arg(value_name = "IMAGE", required = true)]
-    images: Vec<String>,
+    /// Objects to inspect (names or ids).
+    #[arg(value_name = "NAME", required = true)]
+    pub images: Vec<String>,
     /// Format output using a custom template ('json' or a Go template).
     #[arg(short = 'f', long, value_name = "string")]
-    format: Option<String>,
-    /// Only `image` objects exist so far.
+    pub format: Option<String>,
+    /// Only this type of object (`container` or `image`).
     #[arg(long = "type", value_name = "string")]
-    kind: Option<String>,
+    pub kind: Option<String>,
 }
 
 /// `berth image prune`.
@@ -321,10 +321,11 @@ pub fn tag(g: &Globals, a: TagArgs) -> Result<()> {
 /// failing image and fails at the end, as Docker does.
 pub fn rmi(g: &Globals, a: RmiArgs) -> Result<()> {
     let store = open_store(g)?;
+    let in_use = container_using(g)?;
     let mut out = io::stdout().lock();
     let mut errors = Vec::new();
     for name in &a.images {
-        match store.remove_image(name, a.force, &no_container_uses) {
+        match store.remove_image(name, a.force, &in_use) {
             Ok(events) => {
                 for e in events {
                     match e {
@@ -403,7 +404,8 @@ pub fn prune(g: &Globals, a: PruneArgs) -> Result<()> {
         }
     }
     let store = open_store(g)?;
-    let (events, reclaimed) = store.prune_images(a.all, &no_container_uses)?;
+    let in_use = container_using(g)?;
+    let (events, reclaimed) = store.prune_images(a.all, &in_use)?;
     let mut out = io::stdout().lock();
     if !events.is_empty() {
         writeln!(out, "Deleted Images:")?;

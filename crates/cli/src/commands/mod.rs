@@ -9,6 +9,7 @@ pub mod container_ps;
 pub mod containers;
 mod image_inspect;
 pub mod images;
+pub mod inspect;
 pub mod volume;
 
 use anyhow::{Context, Result};
@@ -25,9 +26,12 @@ pub fn open_store(g: &Globals) -> Result<Store> {
     Store::open(&g.root).with_context(|| format!("cannot open store at {}", g.root.display()))
 }
 
-/// No containers exist yet (issue 4), so no image is in use.
-pub fn no_container_uses(_: &Digest) -> Option<String> {
-    None
+/// Who uses an image, for `rmi` and `image prune`: the id of a container
+/// (running or not) made from it. The engine reads on its own database
+/// connection, which WAL lets run while the removal holds the write lock.
+pub fn container_using(g: &Globals) -> Result<impl Fn(&Digest) -> Option<String>> {
+    let engine = containers::open_engine(g)?;
+    Ok(move |id: &Digest| engine.image_user(&id.to_string()))
 }
 
 /// JSON as Docker's `inspect` prints it: `json.MarshalIndent` with four

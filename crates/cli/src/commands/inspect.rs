@@ -1,0 +1,100 @@
+//! `berth inspect`: Docker's top-level inspect, which looks a name up as
+//! a container first and then as an image (`--type` narrows it).
+
+use std::io::{self, Write};
+
+use anyhow::{bail, Result};
+use serde_json::Value;
+
+use super::containers::open_engine;
+use super::images::InspectArgs;
+use super::{docker_json_indent, inspect_doc, open_store};
+use crate::template::Template;
+use crate::Globals;
+
+/// `berth inspect [--type container|image] NAME...`.
+pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
+    let kind = a.kind.as_deref().unwrap_or("");
+    if !matches!(kind, "" | "container" | "image") {
+        bail!("{kind:?} is not a valid value for --type");
+    }
+    let tpl = match a.format.as_deref() {
+        None | Some("") => None,
+        Some("json") => Some(Template::parse("{{json .}}")?),
+        Some(f) => Some(Template::parse(f)?),
+    };
+    let engine = if kind == "image" {
+        None
+    } else {
+        Some(open_engine(g)?)
+    };
+    let store = open_store(g)?;
+    // Each object as (its Docker-ordered JSON text, its value for templates).
+    let mut docs: Vec<(String, Value)> = Vec::new();
+    let mut errors = Vec::new();
+    for name in &a.images {
+        if let Some(c) = engine
+            .as_ref()
+            .and_then(|e| e.find(name).ok().map(|c| (e, c)))
+        {
+            let v = c.0.inspect_json(&c.1);
+            docs.push((docker_json_indent(&v)?, v));
+            continue;
+        }
+        if kind != "container" {
+            if let Ok(doc) = store.resolve(name).and_then(|id| inspect_doc(&store, &id)) {
+                docs.push((docker_json_indent(&doc)?, serde_json::to_value(&doc)?));
+                continue;
+            }
+        }
+        errors.push(format!("No such object: {name}"));
+    }
+    let mut out = io::stdout().lock();
+    match tpl {
+        Some(t) => {
+            for (_, v) in &docs {
+                writeln!(out, "{}", t.render(v)?)?;
+            }
+        }
+        None => writeln!(out, "{}", json_array(&docs))?,
+    }
+    out.flush()?;
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    Ok(())
+}
+
+/// Docker's indented JSON array of already indented documents; the
+/// documents keep their own field order (containers' and images' differ).
+fn json_array(docs: &[(String, Value)]) -> String {
+    if docs.is_empty() {
+        return "[]".into();
+    }
+    let items: Vec<String> = docs
+        .iter()
+        .map(|(text, _)| {
+            text.lines()
+                .map(|l| format!("    {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    format!("[\n{}\n]", items.join(",\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_indents_each_document_once() {
+        let a = docker_json_indent(&serde_json::json!({"Id": "x", "Config": {"A": 1}})).unwrap();
+        let docs = vec![(a, Value::Null), ("{}".to_string(), Value::Null)];
+        assert_eq!(
+            json_array(&docs),
+            "[\n    {\n        \"Config\": {\n            \"A\": 1\n        },\n        \"Id\": \"x\"\n    },\n    {}\n]"
+        );
+        assert_eq!(json_array(&[]), "[]");
+    }
+}
