@@ -45,43 +45,9 @@ fn strip_zeros(s: &str) -> &str {
 }
 
 /// `units.HumanDuration`: "Less than a second", "About a minute",
-/// "3 hours", "2 weeks", ...
+/// "3 hours", "2 weeks", ... (the engine's, which `ps` STATUS uses too).
 pub fn human_duration(secs: i64) -> String {
-    let d = secs as f64;
-    let seconds = secs;
-    if seconds < 1 {
-        return "Less than a second".into();
-    }
-    if seconds == 1 {
-        return "1 second".into();
-    }
-    if seconds < 60 {
-        return format!("{seconds} seconds");
-    }
-    let minutes = seconds / 60;
-    if minutes == 1 {
-        return "About a minute".into();
-    }
-    if minutes < 60 {
-        return format!("{minutes} minutes");
-    }
-    let hours = (d / 3600.0 + 0.5) as i64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", (d / 3600.0) as i64 / 24 / 365)
+    engine::inspect::human_duration(chrono::Duration::seconds(secs))
 }
 
 #[cfg(test)]

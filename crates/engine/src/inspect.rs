@@ -43,7 +43,8 @@ pub fn human_duration(d: chrono::Duration) -> String {
     if hours < 24 * 365 * 2 {
         return format!("{} months", hours / 24 / 30);
     }
-    format!("{} years", hours / 24 / 365)
+    // Docker truncates here where it rounded above.
+    format!("{} years", d.num_hours() / 24 / 365)
 }
 
 fn since(t: &str) -> chrono::Duration {
