@@ -184,8 +184,8 @@ impl BpfAttr for ProgAttachAttr {}
 
 /// The one wrapper of bpf(2), which neither nix nor rustix offer.
 fn bpf<T: BpfAttr>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
-    // SAFETY: `attr` is a live, #[repr(C)] prefix of `union bpf_attr` and
-    // its size is passed along, so the kernel reads and writes only it.
+    // The kernel reads and writes only the `size_of::<T>()` bytes passed.
+    // SAFETY: `attr` is a live #[repr(C)] prefix of `union bpf_attr`.
     let ret =
         unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
     if ret < 0 {

@@ -99,9 +99,8 @@ fn run_one_with(hook: &Hook, state_json: &[u8], ns: Option<&[OwnedFd]>) -> Resul
     let mut cmd = Command::new(&path);
     if let Some(ns) = ns {
         let fds: Vec<RawFd> = ns.iter().map(|f| f.as_raw_fd()).collect();
-        // SAFETY: the closure runs in the forked child before exec and only
-        // makes setns(2) calls on fds opened before the fork: no allocation,
-        // no locks, async-signal-safe.
+        // SAFETY: the pre-exec closure only calls setns(2) on fds opened
+        // before the fork: no allocation, no locks, async-signal-safe.
         unsafe {
             cmd.pre_exec(move || {
                 for &fd in &fds {

@@ -18,9 +18,8 @@ use nix::unistd::Pid;
 /// thread may hold, e.g. malloc's): the runtime and the engine call this
 /// from a single-threaded process; tests fork first.
 pub(crate) fn clone_fork(flags: libc::c_int) -> io::Result<Option<Pid>> {
-    // SAFETY: with a null stack pointer and no CLONE_VM/CLONE_SETTLS the
-    // kernel duplicates the address space like fork(2), so both the parent
-    // and the child return here on their own copy of the current stack.
+    // SAFETY: null stack, no CLONE_VM/CLONE_SETTLS: the kernel copies the
+    // address space as fork(2); each side returns on its own stack copy.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone,

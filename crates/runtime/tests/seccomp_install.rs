@@ -38,9 +38,8 @@ struct Outcome {
 /// with a description of the first call that answered wrongly.
 fn in_child(body: impl FnOnce() -> Result<(), String>) -> Outcome {
     let (read, write): (OwnedFd, OwnedFd) = pipe().unwrap();
-    // SAFETY: the child runs only `body` (plain syscalls, small allocations,
-    // which glibc makes fork-safe) and leaves with _exit, never returning
-    // into the test harness.
+    // SAFETY: the child runs only `body` (syscalls, fork-safe glibc allocs)
+    // and leaves with _exit, never returning into the test harness.
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {
             drop(read);
@@ -319,11 +318,8 @@ fn i386_syscalls_follow_the_i386_section_or_kill() {
         install(&listed).map_err(|e| e.to_string())?;
         expect("i386 getpid", i386_getpid(), Err(libc::EPERM))?;
         // SAFETY: getpid takes no arguments.
-        expect(
-            "getpid",
-            sys(unsafe { libc::syscall(libc::SYS_getpid) }),
-            Err(libc::EPERM),
-        )
+        let ret = unsafe { libc::syscall(libc::SYS_getpid) };
+        expect("getpid", sys(ret), Err(libc::EPERM))
     }));
     // Not listed: the process is killed.
     let unlisted = profile(json!({

@@ -23,9 +23,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// Runs `f` in a forked child that exits 0 on `Ok`; an error or panic is
 /// written to the real stderr (the harness's capture is lost in a child).
 fn in_child(f: impl FnOnce() -> Result<(), String>) -> Pid {
-    // SAFETY: tests in this binary are serialised by SERIAL, so no other
-    // thread of ours holds a lock the child could need; the child only runs
-    // `f` and exits with _exit, never returning into the harness.
+    // SAFETY: SERIAL serialises this binary's tests, so no thread holds a lock
+    // the child needs; the child runs `f` and _exits, never returning.
     match unsafe { fork() }.unwrap() {
         ForkResult::Child => {
             let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {

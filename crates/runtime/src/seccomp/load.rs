@@ -41,9 +41,8 @@ pub(crate) fn set_mode_filter(insns: &[SockFilter], flags: u32) -> Result<(), Se
         len,
         filter: insns.as_ptr().cast::<libc::sock_filter>().cast_mut(),
     };
-    // SAFETY: `prog` points at `len` instructions laid out as `struct
-    // sock_filter` (same size, repr(C), checked above) that outlive the
-    // call; the kernel copies the program and never writes through it.
+    // SAFETY: `prog` points at `len` live `sock_filter`-layout instructions
+    // (checked above); the kernel copies the program, never writes to it.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
