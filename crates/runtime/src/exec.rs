@@ -10,7 +10,6 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
 use nix::sched::{setns, CloneFlags};
-use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 use crate::channel::{self, Msg};
@@ -162,13 +161,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
     drop(child_ch);
     drop(console);
     let mut guard = ChildGuard(Some(first));
-    let pid = match recv(id, &parent_ch)? {
-        Some(Msg::Pid(p)) => Pid::from_raw(p),
-        other => return Err(unexpected(id, other)),
-    };
-    guard.0 = None;
-    let _ = waitpid(first, None);
-    guard.0 = Some(pid);
+    let pid = guard.adopt_grandchild(id, &parent_ch)?;
     for procs in opts.cgroup_procs {
         fs::write(procs, pid.to_string())
             .map_err(sys(format!("add exec process to {}", procs.display())))?;

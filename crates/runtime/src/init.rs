@@ -51,6 +51,24 @@ impl Drop for ChildGuard {
     }
 }
 
+impl ChildGuard {
+    /// Double fork: receives the grandchild's pid from the intermediate
+    /// child `self` guards, reaps the intermediate (it exits once it has
+    /// reported) and guards the grandchild instead.
+    pub(crate) fn adopt_grandchild(&mut self, id: &str, ch: &Channel) -> Result<Pid, SpawnError> {
+        let pid = match recv(id, ch)? {
+            Some(Msg::Pid(p)) => Pid::from_raw(p),
+            other => return Err(unexpected(id, other)),
+        };
+        if let Some(first) = self.0.take() {
+            // Its exit status says nothing the pid message did not.
+            let _ = waitpid(first, None);
+        }
+        self.0 = Some(pid);
+        Ok(pid)
+    }
+}
+
 fn sys(id: &str, op: &str) -> impl FnOnce(io::Error) -> SpawnError {
     let (id, op) = (id.to_string(), op.to_string());
     move |source| SpawnError::Sys { id, op, source }
@@ -172,15 +190,7 @@ pub(crate) fn spawn(
     drop(fifo);
     let mut guard = ChildGuard(Some(first));
     let pid = if double_fork {
-        let pid = match recv(id, &parent_ch)? {
-            Some(Msg::Pid(p)) => Pid::from_raw(p),
-            other => return Err(unexpected(id, other)),
-        };
-        // The intermediate exits once it reported; reap it.
-        guard.0 = None;
-        let _ = waitpid(first, None);
-        guard.0 = Some(pid);
-        pid
+        guard.adopt_grandchild(id, &parent_ch)?
     } else {
         first
     };
