@@ -44,3 +44,41 @@ fn no_device_rules_denies_opening_other_devices() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "null-ok\ndenied\n");
     env.assert_clean("dev");
 }
+
+#[test]
+fn devices_are_made_without_a_dev_mount() {
+    // runc makes the default and spec nodes in the rootfs's own /dev when
+    // the spec mounts nothing there; only a /dev bind mount skips them.
+    let env = Env::new(
+        "nodev",
+        &[
+            "sh",
+            "-c",
+            "test -c /dev/null && echo null; test -c /dev/fuse && echo fuse",
+        ],
+    );
+    env.edit_config(|c| {
+        c["root"]["readonly"] = json!(false);
+        // /dev/pts, /dev/shm, ... stay: they mount on the rootfs's /dev.
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        let before = mounts.len();
+        mounts.retain(|m| m["destination"] != "/dev");
+        assert_eq!(mounts.len() + 1, before, "runc spec mounts a /dev tmpfs");
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 438}
+        ]);
+        c["linux"]["resources"]["devices"] = json!([
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"}
+        ]);
+    });
+    let out = env
+        .cmd()
+        .args(["run", "--bundle"])
+        .arg(&env.bundle)
+        .arg("nodev")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "null\nfuse\n");
+    env.assert_clean("nodev");
+}

@@ -90,7 +90,10 @@ pub(crate) fn prepare(
     )
     .ctx(|| format!("open rootfs {}", s.rootfs.display()))?;
 
-    let mut setup_dev = false;
+    // As runc's needsSetupDev: the nodes are made unless `/dev` is a bind
+    // mount (then it is the caller's /dev), also with no `/dev` mount at
+    // all (then they go into the rootfs's own `/dev`).
+    let mut setup_dev = true;
     let mut placed = Some(placed);
     for m in s.spec.mounts().iter().flatten() {
         if m.typ().as_deref() == Some("cgroup") {
@@ -101,10 +104,9 @@ pub(crate) fn prepare(
         mount::mount_one(root.as_fd(), m, s)?;
         let o = options::parse(m.options().as_deref().unwrap_or_default());
         if m.destination() == Path::new("/dev")
-            && !o.is_bind()
-            && m.typ().as_deref() != Some("bind")
+            && (o.is_bind() || m.typ().as_deref() == Some("bind"))
         {
-            setup_dev = true;
+            setup_dev = false;
         }
     }
     // Device nodes come after the placement (a devices cgroup governs
