@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -81,21 +81,17 @@ impl Db {
         };
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        // WAL lets readers run while one process writes; NORMAL sync is
-        // durable across process crashes (the WAL is fsynced at checkpoint).
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS berth_schema (
-                component TEXT PRIMARY KEY,
-                version INTEGER NOT NULL
-            )",
-        )
-        .map_err(open_err)?;
+        // While another process switches a fresh file to WAL, SQLite answers
+        // SQLITE_BUSY at once instead of calling the busy handler: retry.
+        let start = Instant::now();
+        loop {
+            match configure(&conn) {
+                Err(e) if is_busy(&e) && start.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => break other.map_err(open_err)?,
+            }
+        }
         Ok(Db {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -178,6 +174,29 @@ impl Db {
             Ok(())
         })
     }
+}
+
+/// The per-connection settings and the schema table, idempotent.
+fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
+    // WAL lets readers run while one process writes; NORMAL sync is
+    // durable across process crashes (the WAL is fsynced at checkpoint).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS berth_schema (
+            component TEXT PRIMARY KEY,
+            version INTEGER NOT NULL
+        )",
+    )
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// The version a component's schema is at (0 if it has none).

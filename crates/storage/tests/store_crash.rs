@@ -8,6 +8,7 @@ mod store_common;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -226,11 +227,18 @@ fn two_processes_add_images_sharing_layers() {
 #[test]
 fn concurrent_first_opens_of_a_fresh_store_all_succeed() {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("fresh");
-    let mut children: Vec<Child> = (0..6)
+    // The race (SQLite answering "database is locked" without waiting while
+    // another process switches a fresh file to WAL) is narrow: many rounds.
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        concurrent_first_opens(&dir.path().join(format!("fresh-{round}")));
+    }
+}
+
+fn concurrent_first_opens(root: &Path) {
+    let mut children: Vec<Child> = (0..8)
         .map(|_| {
-            let root = root.clone();
+            let root = root.to_path_buf();
             Child(Some(in_child(move || {
                 let store = Store::open(&root).map_err(|e| e.to_string())?;
                 store
@@ -244,7 +252,7 @@ fn concurrent_first_opens_of_a_fresh_store_all_succeed() {
     for c in &mut children {
         assert_eq!(wait_exit(c), 0, "a concurrent open failed");
     }
-    let store = Store::open(&root).unwrap();
+    let store = Store::open(root).unwrap();
     let v: i64 = store
         .db()
         .conn()
