@@ -9,6 +9,7 @@ use std::os::fd::AsFd;
 
 use common::{in_child, run, spec, Bundle};
 use nix::sys::signal::{kill, Signal};
+use oci_spec::runtime::Process;
 use runtime::spawn::wait_exit_code;
 use runtime::{spawn_exec, spawn_init, ExecOptions, InitOptions, NoHooks, Overlay, Stdio};
 
@@ -37,23 +38,7 @@ fn exec_sees_the_containers_hostname_and_pids() {
             "-c".into(),
             "hostname; ps -o pid,args; exit 7".into(),
         ]));
-        let eo = ExecOptions {
-            id: "exec-test",
-            init_pid: init.pid,
-            process: &p,
-            seccomp: None,
-            cgroup_procs: &[],
-            console_socket: None,
-            stdio: Stdio {
-                stdin: None,
-                stdout: Some(o.as_fd()),
-                stderr: Some(o.as_fd()),
-            },
-        };
-        let text = match spawn_exec(&eo) {
-            Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
-            Err(e) => format!("err {e}"),
-        };
+        let text = exec_code("exec-test", init.pid, &p, &o);
         let _ = kill(init.pid, Signal::SIGKILL);
         let _ = init.wait();
         fs::write(&result, text).unwrap();
@@ -254,24 +239,7 @@ fn exec_without_capabilities_gets_the_inits_not_more() {
             "^(CapBnd|CapEff|NoNewPrivs)".into(),
             "/proc/self/status".into(),
         ]));
-        let stdio = Stdio {
-            stdin: None,
-            stdout: Some(o.as_fd()),
-            stderr: Some(o.as_fd()),
-        };
-        let eo = ExecOptions {
-            id: "exec-caps",
-            init_pid: init.pid,
-            process: &p,
-            seccomp: None,
-            cgroup_procs: &[],
-            console_socket: None,
-            stdio,
-        };
-        let code = match spawn_exec(&eo) {
-            Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
-            Err(e) => format!("err {e}"),
-        };
+        let code = exec_code("exec-caps", init.pid, &p, &o);
         let _ = kill(init.pid, Signal::SIGKILL);
         let _ = init.wait();
         fs::write(&result, code).unwrap();
@@ -306,24 +274,7 @@ fn exec_into_a_no_pivot_container_sees_its_root() {
         let init = spawn_init(&opts, &mut NoHooks).unwrap();
         let mut p = s.process().clone().unwrap();
         p.set_args(Some(vec!["cat".into(), "/marker".into()]));
-        let stdio = Stdio {
-            stdin: None,
-            stdout: Some(o.as_fd()),
-            stderr: Some(o.as_fd()),
-        };
-        let eo = ExecOptions {
-            id: "exec-nopivot",
-            init_pid: init.pid,
-            process: &p,
-            seccomp: None,
-            cgroup_procs: &[],
-            console_socket: None,
-            stdio,
-        };
-        let code = match spawn_exec(&eo) {
-            Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
-            Err(e) => format!("err {e}"),
-        };
+        let code = exec_code("exec-nopivot", init.pid, &p, &o);
         let _ = kill(init.pid, Signal::SIGKILL);
         let _ = init.wait();
         fs::write(&result, code).unwrap();
@@ -332,4 +283,26 @@ fn exec_into_a_no_pivot_container_sees_its_root() {
     let out = fs::read_to_string(&out).unwrap();
     assert_eq!(fs::read_to_string(&result).unwrap(), "0", "{out}");
     assert_eq!(out, "in-rootfs");
+}
+
+/// Execs `p` into the container of `init_pid` with stdout and stderr on
+/// `out`; its exit code, or `err <error>` when the exec failed.
+fn exec_code(id: &str, init_pid: nix::unistd::Pid, p: &Process, out: &File) -> String {
+    let eo = ExecOptions {
+        id,
+        init_pid,
+        process: p,
+        seccomp: None,
+        cgroup_procs: &[],
+        console_socket: None,
+        stdio: Stdio {
+            stdin: None,
+            stdout: Some(out.as_fd()),
+            stderr: Some(out.as_fd()),
+        },
+    };
+    match spawn_exec(&eo) {
+        Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
+        Err(e) => format!("err {e}"),
+    }
 }
