@@ -102,6 +102,20 @@ fn escape(p: &Path) -> String {
     out
 }
 
+/// Removes the listed paths when dropped (a failed prepare); emptied on
+/// success. Best effort: the caller gets the error that made the prepare
+/// fail, and whatever cannot be removed here is inside `containers/<id>`,
+/// which `remove_container_rootfs` removes whole.
+struct Undo(Vec<PathBuf>);
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        for p in self.0.drain(..) {
+            let _ = staging::remove_tree(&p);
+        }
+    }
+}
+
 fn valid_container_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
@@ -147,6 +161,9 @@ impl Store {
             &dir,
             layers.iter().rev().map(|l| self.layer_path(&l.chain_id)),
         );
+        // What this call creates goes again if it fails half-way; the
+        // container dir itself stays (the engine keeps its files there).
+        let mut undo = Undo(Vec::new());
         for d in [&layout.upper, &layout.work, &layout.rootfs] {
             match fs::DirBuilder::new().mode(0o755).create(d) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -154,11 +171,13 @@ impl Store {
                 }
                 r => r.map_err(io_err("create", d))?,
             }
+            undo.0.push(d.clone());
         }
         // The init layer is built aside and renamed into place, so an
         // `init/` that exists is complete.
         let init_dir = &layout.lower[0];
         let stage = dir.join(staging::unique_name(".init"));
+        undo.0.push(stage.clone());
         let etc = stage.join("etc");
         fs::DirBuilder::new()
             .mode(0o755)
@@ -191,6 +210,7 @@ impl Store {
                 .map_err(io_err("chmod", &p))?;
         }
         fs::rename(&stage, init_dir).map_err(io_err("rename", init_dir))?;
+        undo.0.clear();
         Ok(layout)
     }
 

@@ -170,6 +170,38 @@ fn merged_view_has_init_files_layers_and_whiteouts() {
 }
 
 #[test]
+fn a_failed_prepare_leaves_no_half_made_rootfs() {
+    let ts = TestStore::new();
+    let mut t = Tar::new();
+    t.file("f", b"x");
+    let (id, _) = ts.image(&[t.finish()], "half", &[]);
+    // A stale, non-empty init/ makes the final rename fail.
+    let cdir = ts.store.container_dir("half");
+    fs::create_dir_all(cdir.join("init/etc")).unwrap();
+    fs::write(cdir.join("engine-file"), "kept").unwrap();
+    assert!(ts
+        .store
+        .prepare_container_rootfs(&id, "half", &INIT)
+        .is_err());
+    let mut left: Vec<String> = fs::read_dir(&cdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["engine-file", "init"],
+        "no upper/work/rootfs/.init-* left behind"
+    );
+    // So a retry after fixing the cause is not refused as "exists".
+    fs::remove_dir_all(cdir.join("init")).unwrap();
+    ts.store
+        .prepare_container_rootfs(&id, "half", &INIT)
+        .unwrap();
+    ts.store.remove_container_rootfs("half").unwrap();
+}
+
+#[test]
 fn many_layers_mount_with_relative_options() {
     let ts = TestStore::new();
     let layers: Vec<Vec<u8>> = (0..45)
