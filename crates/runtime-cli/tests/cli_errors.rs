@@ -136,3 +136,31 @@ fn json_log_gets_the_error_line() {
     assert_eq!(line["msg"], "container ghost does not exist");
     assert!(line["time"].as_str().unwrap().ends_with('Z'));
 }
+
+#[test]
+fn delete_removes_the_dir_of_an_interrupted_create() {
+    // What a create killed between reserving the id and saving the record
+    // leaves: the id's directory with a lock file and no state.json.
+    let mut env = Env::new("aborted", &["true"]);
+    let dir = env.root.join("aborted");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("lock"), "").unwrap();
+    let (ok, err) = env.create("aborted", &[]);
+    assert!(!ok, "the id is taken");
+    assert!(err.contains("exists"), "{err}");
+
+    let out = env.run(&["delete", "aborted"]);
+    assert!(!out.status.success(), "runc: not found without --force");
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(!dir.exists(), "the aborted create's dir is removed");
+
+    // --force: a success, as runc (containerd deletes with --force).
+    fs::create_dir_all(&dir).unwrap();
+    let out = env.run(&["delete", "--force", "aborted"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!dir.exists());
+    let out = env.run(&["delete", "--force", "never-was"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (ok, err) = env.create("aborted", &[]);
+    assert!(ok, "the id is usable again: {err}");
+}

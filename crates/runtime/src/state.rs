@@ -293,6 +293,24 @@ impl Store {
         read_record(id, &self.dir(id))
     }
 
+    /// Removes the directory of `id` when a `create` killed before it
+    /// saved the record left one behind (no `state.json`), which would
+    /// otherwise block the id for good; runc's `delete` does the same.
+    /// Returns whether there was such a directory.
+    pub fn remove_aborted(&self, id: &str) -> Result<bool, StateError> {
+        validate_id(id)?;
+        // A create still running holds the lock until the record is saved.
+        let cd = match ContainerDir::lock(id, self.dir(id)) {
+            Err(StateError::NotFound(_)) => return Ok(false),
+            r => r?,
+        };
+        if cd.path.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        cd.remove()?;
+        Ok(true)
+    }
+
     /// The ids of all containers with a state file, sorted.
     pub fn ids(&self) -> Result<Vec<String>, StateError> {
         let rd = match fs::read_dir(&self.root) {

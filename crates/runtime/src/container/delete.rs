@@ -10,7 +10,7 @@ use super::cgroup::{is_frozen, manager};
 use super::kill::{signal_init, wait_init_gone};
 use super::ContainerError;
 use crate::hooks::run_hooks;
-use crate::state::{ContainerDir, Record, Status, Store};
+use crate::state::{ContainerDir, Record, StateError, Status, Store};
 
 /// How long `delete` waits for a killed init to exit.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -18,8 +18,21 @@ const KILL_WAIT: Duration = Duration::from_secs(10);
 /// Deletes container `id`. A created or stopped container is deleted as
 /// is; a running or paused one only with `force` (it is killed first), as
 /// runc. Returns the warnings of failed `poststop` hooks.
+///
+/// A container that does not exist is an error without `force` and a
+/// success with it, as in runc; either way the directory an interrupted
+/// `create` left without a record is removed.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<Vec<String>, ContainerError> {
-    let dir = store.open(id)?;
+    let dir = match store.open(id) {
+        Err(StateError::NotFound(_)) => {
+            store.remove_aborted(id)?;
+            if force {
+                return Ok(Vec::new());
+            }
+            return Err(StateError::NotFound(id.to_string()).into());
+        }
+        r => r?,
+    };
     let rec = dir.load()?;
     match dir.status(&rec, || is_frozen(&rec)) {
         Status::Stopped => {}
