@@ -17,6 +17,12 @@ use nix::fcntl::{fcntl, FcntlArg};
 use oci_spec::runtime::{ContainerState, Spec, State as OciState};
 use serde::{Deserialize, Serialize};
 
+mod json;
+mod procstat;
+
+pub use json::StateJson;
+pub use procstat::{proc_stat, ProcStat};
+
 /// The default state root, as runc's `/run/runc`.
 pub const DEFAULT_ROOT: &str = "/run/berth-runtime";
 /// The runtime-spec version reported in the state JSON.
@@ -152,79 +158,6 @@ impl Record {
         self.pid > 0
             && matches!(proc_stat(self.pid), Some(st) if st.start_time == self.pid_start_time && st.state != 'Z' && st.state != 'X')
     }
-}
-
-/// The state JSON printed by `state` and `list --format json`, field for
-/// field as runc prints it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StateJson {
-    /// Runtime-spec version.
-    #[serde(rename = "ociVersion")]
-    pub oci_version: String,
-    /// Container id.
-    pub id: String,
-    /// Init pid; 0 once stopped.
-    pub pid: i32,
-    /// created|running|paused|stopped.
-    pub status: String,
-    /// Bundle directory.
-    pub bundle: String,
-    /// Root filesystem.
-    pub rootfs: String,
-    /// Creation time.
-    pub created: String,
-    /// Spec annotations.
-    #[serde(skip_serializing_if = "HashMap::is_empty", default)]
-    pub annotations: HashMap<String, String>,
-    /// Creating user.
-    pub owner: String,
-}
-
-impl StateJson {
-    /// Builds the printed state of `rec` in `status`.
-    pub fn new(rec: &Record, status: Status) -> Self {
-        StateJson {
-            oci_version: OCI_VERSION.to_string(),
-            id: rec.id.clone(),
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                rec.pid
-            },
-            status: status.as_str().to_string(),
-            bundle: rec.bundle.display().to_string(),
-            rootfs: rec.rootfs.display().to_string(),
-            created: rec.created.clone(),
-            annotations: rec.annotations(),
-            owner: rec.owner.clone(),
-        }
-    }
-}
-
-/// The fields of `/proc/<pid>/stat` the runtime needs.
-#[derive(Debug, Clone, Copy)]
-pub struct ProcStat {
-    /// Process state letter (R, S, Z, ...).
-    pub state: char,
-    /// Start time in clock ticks after boot.
-    pub start_time: u64,
-}
-
-/// Reads `/proc/<pid>/stat`; `None` if the process does not exist.
-pub fn proc_stat(pid: i32) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
-}
-
-/// Parses a stat line; the command name may hold spaces and parens, so
-/// fields are counted after the *last* `)`.
-fn parse_stat(text: &str) -> Option<ProcStat> {
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // `rest` starts at field 3 (state); start time is field 22.
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start_time })
 }
 
 /// The state root: finds, creates, lists and locks container directories.
@@ -497,14 +430,6 @@ mod tests {
             systemd_cgroup: false,
             config: Spec::default(),
         }
-    }
-
-    #[test]
-    fn parse_stat_with_odd_comm() {
-        let line = "123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615";
-        let st = parse_stat(line).unwrap();
-        assert_eq!(st.state, 'S');
-        assert_eq!(st.start_time, 98765);
     }
 
     #[test]
