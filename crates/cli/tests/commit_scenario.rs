@@ -237,3 +237,41 @@ fn saved_commit_runs_in_podman_with_the_same_files() {
     ]);
     assert_eq!(out, "out\n0\nroot:x:0:0:root:/root:/bin/sh\n");
 }
+
+#[test]
+fn commit_change_instructions_set_the_new_config() {
+    let env = Env::new();
+    env.ok(&["run", "--name", "ctr", IMAGE, "true"]);
+    env.ok(&[
+        "commit",
+        "-c",
+        "CMD [\"echo\", \"from-cmd\"]",
+        "-c",
+        "ENV GREETING=hi",
+        "-c",
+        "WORKDIR /tmp",
+        "-c",
+        "LABEL team=berth",
+        "ctr",
+        "changed:1",
+    ]);
+    let cfg = env.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Cmd}} {{.Config.WorkingDir}} {{.Config.Labels.team}}",
+        "changed:1",
+    ]);
+    assert_eq!(cfg.trim(), "[\"echo\",\"from-cmd\"] /tmp berth");
+    let out = env.ok(&["run", "--rm", "changed:1"]);
+    assert_eq!(out, "from-cmd\n");
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "changed:1",
+        "sh",
+        "-c",
+        "echo $GREETING $(pwd)",
+    ]);
+    assert_eq!(out, "hi /tmp\n");
+}

@@ -167,13 +167,9 @@ impl Engine {
                 image: image.to_string(),
                 reason: e.to_string(),
             })?;
-        let config = new_config(&parent, &c);
-        // WAIT-S2: `-c` reuses storage::archive's parser once it is public.
-        if let Some(first) = opts.changes.first() {
-            return Err(CommitError::BadPath(format!(
-                "commit --change {first:?}: not supported yet"
-            )));
-        }
+        let mut config = new_config(&parent, &c);
+        // The same Dockerfile subset as `import --change`.
+        storage::archive::apply_changes(&mut config, &opts.changes)?;
 
         let layout = self.layout(&c)?;
         let skip = self.skip(&c, &layout)?;

@@ -18,7 +18,7 @@ mod scan;
 
 use std::io;
 
-pub use changes::ChangeError;
+pub use changes::{apply as apply_changes, ChangeError};
 pub use config::go_arch;
 pub use load::{import, load, LoadedImage};
 pub use save::{save, ArchiveFormat};
