@@ -10,6 +10,21 @@ use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::Spec;
 use runtime::{spawn_init, InitOptions, NoHooks, Overlay, Stdio};
 
+/// Init options for container `id` of bundle `b` running `s`: pivot, no
+/// overlay, console or fifo, the caller's stdio.
+pub fn init_opts<'a>(id: &'a str, b: &'a Bundle, s: &'a Spec) -> InitOptions<'a> {
+    InitOptions {
+        id,
+        spec: s,
+        bundle: b.path(),
+        overlay: None,
+        console_socket: None,
+        no_pivot: false,
+        exec_fifo: None,
+        stdio: Stdio::default(),
+    }
+}
+
 /// A bundle in a temp dir: `rootfs/` with busybox, removed on drop.
 pub struct Bundle {
     pub dir: tempfile::TempDir,

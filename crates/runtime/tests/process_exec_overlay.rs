@@ -7,7 +7,7 @@ mod common;
 use std::fs::{self, File};
 use std::os::fd::AsFd;
 
-use common::{in_child, run, spec, Bundle};
+use common::{in_child, init_opts, run, spec, Bundle};
 use nix::sys::signal::{kill, Signal};
 use oci_spec::runtime::Process;
 use runtime::spawn::wait_exit_code;
@@ -21,16 +21,7 @@ fn exec_sees_the_containers_hostname_and_pids() {
     let result = b.path().join("result");
     in_child(|| {
         let o = File::create(&out).unwrap();
-        let opts = InitOptions {
-            id: "exec-test",
-            spec: &s,
-            bundle: b.path(),
-            overlay: None,
-            console_socket: None,
-            no_pivot: false,
-            exec_fifo: None,
-            stdio: Stdio::default(),
-        };
+        let opts = init_opts("exec-test", &b, &s);
         let init = spawn_init(&opts, &mut NoHooks).unwrap();
         let mut p = s.process().clone().unwrap();
         p.set_args(Some(vec![
@@ -131,16 +122,7 @@ fn exec_runs_as_the_process_user_in_the_given_cgroup() {
     let result = b.path().join("result");
     in_child(|| {
         let o = File::create(&out).unwrap();
-        let opts = InitOptions {
-            id: "exec-user",
-            spec: &s,
-            bundle: b.path(),
-            overlay: None,
-            console_socket: None,
-            no_pivot: false,
-            exec_fifo: None,
-            stdio: Stdio::default(),
-        };
+        let opts = init_opts("exec-user", &b, &s);
         let init = spawn_init(&opts, &mut NoHooks).unwrap();
         let mut p = s.process().clone().unwrap();
         p.set_args(Some(vec![
@@ -219,16 +201,7 @@ fn exec_without_capabilities_gets_the_inits_not_more() {
     let result = b.path().join("result");
     in_child(|| {
         let o = File::create(&out).unwrap();
-        let opts = InitOptions {
-            id: "exec-caps",
-            spec: &s,
-            bundle: b.path(),
-            overlay: None,
-            console_socket: None,
-            no_pivot: false,
-            exec_fifo: None,
-            stdio: Stdio::default(),
-        };
+        let opts = init_opts("exec-caps", &b, &s);
         let init = spawn_init(&opts, &mut NoHooks).unwrap();
         let mut p = s.process().clone().unwrap();
         p.set_capabilities(None);
@@ -262,14 +235,8 @@ fn exec_into_a_no_pivot_container_sees_its_root() {
     in_child(|| {
         let o = File::create(&out).unwrap();
         let opts = InitOptions {
-            id: "exec-nopivot",
-            spec: &s,
-            bundle: b.path(),
-            overlay: None,
-            console_socket: None,
             no_pivot: true,
-            exec_fifo: None,
-            stdio: Stdio::default(),
+            ..init_opts("exec-nopivot", &b, &s)
         };
         let init = spawn_init(&opts, &mut NoHooks).unwrap();
         let mut p = s.process().clone().unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::fs::{self, File};
 use std::os::fd::AsFd;
 
-use common::{in_child, run, spec, Bundle, Outcome};
+use common::{in_child, init_opts, run, spec, Bundle, Outcome};
 use nix::sys::resource::{getrlimit, Resource};
 use nix::unistd::Pid;
 use oci_spec::runtime::{
@@ -245,16 +245,7 @@ fn a_panic_in_the_child_is_reported_not_unwound_into_the_caller() {
     let s = spec(&["true"]);
     let result = b.path().join("result");
     let code = in_child(|| {
-        let opts = InitOptions {
-            id: "panic",
-            spec: &s,
-            bundle: b.path(),
-            overlay: None,
-            console_socket: None,
-            no_pivot: false,
-            exec_fifo: None,
-            stdio: Stdio::default(),
-        };
+        let opts = init_opts("panic", &b, &s);
         // Only the test's forked process may get past this line: if the
         // container child unwound into here it would write "returned" too.
         let text = match spawn_init(&opts, &mut Panicky) {

@@ -17,16 +17,7 @@ use runtime::spawn::wait_exit_code;
 use runtime::{spawn_exec, spawn_init, ExecOptions, InitOptions, NoHooks, Stdio};
 
 fn opts<'a>(b: &'a Bundle, s: &'a oci_spec::runtime::Spec) -> InitOptions<'a> {
-    InitOptions {
-        id: "sync-test",
-        spec: s,
-        bundle: b.path(),
-        overlay: None,
-        console_socket: None,
-        no_pivot: false,
-        exec_fifo: None,
-        stdio: Stdio::default(),
-    }
+    common::init_opts("sync-test", b, s)
 }
 
 #[test]
