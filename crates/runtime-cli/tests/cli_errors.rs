@@ -164,3 +164,47 @@ fn delete_removes_the_dir_of_an_interrupted_create() {
     let (ok, err) = env.create("aborted", &[]);
     assert!(ok, "the id is usable again: {err}");
 }
+
+/// Clears the immutable attribute even when an assertion fails, so the
+/// temp dir and the container can be removed.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn set(path: &std::path::Path) -> Immutable {
+        let st = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chattr +i {}", path.display());
+        Immutable(path.to_path_buf())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let st = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "chattr -i {}", self.0.display());
+    }
+}
+
+#[test]
+fn start_reports_an_exec_fifo_it_cannot_remove() {
+    let mut env = Env::new("fifo", &["sleep", "30"]);
+    let (ok, err) = env.create("fifo", &[]);
+    assert!(ok, "{err}");
+    // An immutable state dir: the fifo in it cannot be unlinked.
+    let guard = Immutable::set(&env.root.join("fifo"));
+    let out = env.run(&["start", "fifo"]);
+    drop(guard);
+    assert!(!out.status.success(), "a fifo left behind is an error");
+    assert!(
+        stderr(&out).contains("remove exec fifo"),
+        "{}",
+        stderr(&out)
+    );
+}

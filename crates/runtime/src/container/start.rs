@@ -32,7 +32,18 @@ pub fn start(store: &Store, id: &str) -> Result<Vec<String>, ContainerError> {
     }
     let fifo = dir.exec_fifo();
     release(&rec, &fifo)?;
-    let _ = std::fs::remove_file(&fifo);
+    // The fifo's presence is what says "created": one left behind would
+    // show a running container as created, and a second start would
+    // wait on it. As runc, that is start's error.
+    match std::fs::remove_file(&fifo) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ContainerError::sys(
+                format!("remove exec fifo {}", fifo.display()),
+                e,
+            ))
+        }
+        _ => {}
+    }
     Ok(poststart(&rec))
 }
 
