@@ -64,7 +64,7 @@ pub struct CreateArgs {
     /// Accepted for compatibility: no session keyring is created.
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Accepted for compatibility; extra fds are not passed.
+    /// Only 0 is accepted: extra fds are not passed (anything else fails).
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
 }
@@ -223,7 +223,7 @@ pub struct ExecArgs {
     /// Set no_new_privs.
     #[arg(long)]
     pub no_new_privs: bool,
-    /// Accepted for compatibility; extra fds are not passed.
+    /// Only 0 is accepted: extra fds are not passed (anything else fails).
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
     /// Container id.

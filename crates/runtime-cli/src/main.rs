@@ -58,11 +58,21 @@ fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
     }
 }
 
+/// Extra fds are not passed to the container: a caller asking for them
+/// gets an error rather than a container silently without them.
+fn refuse_preserve_fds(n: u32) -> anyhow::Result<()> {
+    if n > 0 {
+        anyhow::bail!("--preserve-fds {n}: passing extra fds to the container is not supported");
+    }
+    Ok(())
+}
+
 /// Runs the verb; returns the process exit code.
 fn dispatch(cli: &Cli, log: &mut Logger) -> anyhow::Result<u8> {
     let store = Store::new(&cli.root);
     match &cli.command {
         Command::Create(a) => {
+            refuse_preserve_fds(a.preserve_fds)?;
             container::create(&store, &create_options(a, cli.systemd_cgroup))?;
         }
         Command::Start { id } => {
@@ -88,6 +98,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> anyhow::Result<u8> {
             detach,
             keep: _,
         } => {
+            refuse_preserve_fds(create.preserve_fds)?;
             let out = container::run(&store, &create_options(create, cli.systemd_cgroup), *detach)?;
             for w in &out.warnings {
                 log.warn(w);
@@ -95,6 +106,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> anyhow::Result<u8> {
             return Ok(out.status.clamp(0, 255) as u8);
         }
         Command::Exec(a) => {
+            refuse_preserve_fds(a.preserve_fds)?;
             let process = match &a.process {
                 Some(p) => ExecProcess::File(p.clone()),
                 None => ExecProcess::Args(container::ExecArgs {
