@@ -214,19 +214,27 @@ fn main() -> ExitCode {
         Command::Image(ImageCommand::Inspect(a)) => images::inspect(&g, a),
         Command::Image(ImageCommand::Prune(a)) => images::prune(&g, a),
         Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => containers::run(&g, a),
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => containers::create(&g, a),
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => containers::start(&g, a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            containers::create(&g, a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            containers::start(&g, a)
+        }
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => container_ps::ps(&g, a),
         Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => ops::stop(&g, a),
         Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => ops::kill(&g, a),
-        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => ops::restart(&g, a),
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            ops::restart(&g, a)
+        }
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => ops::rm(&g, a),
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => ops::wait(&g, a),
         Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => ops::logs(&g, a),
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => ops::exec(&g, a),
         Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => ops::top(&g, a),
         Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => ops::pause(&g, a),
-        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => ops::unpause(&g, a),
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            ops::unpause(&g, a)
+        }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => ops::rename(&g, a),
         Command::Container(ContainerCommand::Inspect(a)) => ops::inspect(&g, a),
         Command::Container(ContainerCommand::Prune(a)) => ops::prune(&g, a),

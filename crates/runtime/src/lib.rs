@@ -1,13 +1,13 @@
 //! berth's OCI runtime: turns a runtime spec (`config.json`) and a root
 //! filesystem into an isolated process, as runc and crun do.
-pub mod state;
 pub mod container;
-pub mod hooks;
 pub mod error;
 mod exec;
+pub mod hooks;
 mod init;
 pub mod seccomp;
 pub mod spawn;
+pub mod state;
 
 pub use error::{ChildErrorKind, SpawnError};
 pub use spawn::{

@@ -124,7 +124,9 @@ pub fn rm(g: &Globals, a: RmArgs) -> Result<()> {
     let engine = open_engine(g).unwrap_or_else(|e| fail(&e));
     each(&a.containers, |n| {
         if a.volumes {
-            return engine.remove_with_volumes(n, a.force).map(|_| Some(n.to_string()));
+            return engine
+                .remove_with_volumes(n, a.force)
+                .map(|_| Some(n.to_string()));
         }
         engine.remove(n, a.force).map(|_| Some(n.to_string()))
     })
