@@ -12,6 +12,7 @@ mod lifecycle;
 pub mod logs;
 pub mod options;
 pub mod spec;
+mod timing;
 pub mod volume;
 
 pub use engine::Engine;

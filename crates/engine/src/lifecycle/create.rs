@@ -48,6 +48,7 @@ impl Engine {
         args: &[String],
     ) -> Result<Container, EngineError> {
         let image_id = self.store().resolve(image)?;
+        crate::timing::mark("create: image resolved");
         let image_config = self.store().image_config(&image_id)?;
         let id = random_id();
         let config = ContainerConfig::new(&id, image, image_config.config().as_ref(), &opts, args)?;
@@ -74,6 +75,7 @@ impl Engine {
                 r => break r?,
             }
         }
+        crate::timing::mark("create: inserted");
         let init = InitFiles {
             hostname: &container.config.hostname,
             hosts: HOSTS,
@@ -84,6 +86,7 @@ impl Engine {
             let _ = self.containers().remove(&id);
             return Err(e.into());
         }
+        crate::timing::mark("create: rootfs prepared");
         // Volumes, binds, tmpfs, copy-up: see `crate::volume`.
         if let Err(e) = crate::volume::attach(self, &container, image_config.config().as_ref()) {
             let _ = crate::volume::release(self.store(), &id, true);
@@ -91,6 +94,7 @@ impl Engine {
             let _ = self.containers().remove(&id);
             return Err(e);
         }
+        crate::timing::mark("create: done");
         Ok(container)
     }
 }

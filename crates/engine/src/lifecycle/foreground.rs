@@ -61,12 +61,14 @@ impl Engine {
         let result = self.run_attached(c);
         if c.host_config.auto_remove {
             let _ = self.remove(&c.id, true);
+            crate::timing::mark("run: removed");
         }
         result
     }
 
     fn run_attached(&self, c: &Container) -> Result<i32, EngineError> {
         self.record_owner(&c.id)?;
+        crate::timing::mark("run: owner recorded");
         let launch = match self.prepare_launch(c) {
             Ok(l) => l,
             Err(e) => {
@@ -90,6 +92,7 @@ impl Engine {
         if c.host_config.tty {
             return self.run_with_tty(c, &launch);
         }
+        crate::timing::mark("run: launch prepared");
         install_forwarding();
         let init = match self.spawn(c, &launch, stdio, None) {
             Ok(p) => p,
@@ -98,12 +101,16 @@ impl Engine {
                 return Err(e);
             }
         };
+        crate::timing::mark("run: spawned");
         FORWARD_TO.store(init.pid.as_raw(), Ordering::Relaxed);
         self.record_started(&c.id, init.pid)?;
+        crate::timing::mark("run: start recorded");
         let code = init.wait();
+        crate::timing::mark("run: exited");
         FORWARD_TO.store(0, Ordering::Relaxed);
         let code = code.unwrap_or(crate::container::EXIT_UNKNOWN);
         self.record_exit(&c.id, code);
+        crate::timing::mark("run: exit recorded");
         Ok(code)
     }
 }

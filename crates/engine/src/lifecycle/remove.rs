@@ -25,10 +25,14 @@ impl Engine {
                 });
             }
         }
+        crate::timing::mark("remove: found");
         self.remove_cgroup(&c.id);
+        crate::timing::mark("remove: cgroup removed");
         self.store().remove_container_rootfs(&c.id)?;
+        crate::timing::mark("remove: rootfs removed");
         // Drops its volume references; `--rm` also removes anonymous ones.
         crate::volume::release(self.store(), &c.id, c.host_config.auto_remove)?;
+        crate::timing::mark("remove: volumes released");
         self.containers().remove(&c.id)?;
         Ok(c)
     }

@@ -1,0 +1,182 @@
+#!/bin/sh
+# `berth run --rm` benchmark: the whole engine path (overlay, init layer,
+# metadata, runtime, cleanup) against `crun run` / `runc run` of a bare
+# bundle and `podman run --rm` of the same image, side by side; then
+# `berth ps -a` with 500 containers and the memory of N detached monitors.
+# See bench/README.md ("Run benchmark").
+#
+# Usage: bench/run.sh [RUNS] [MONITORS]   (as root; defaults 100 and 100;
+#        MONITORS=500 for the full issue figure, 0 to skip)
+#
+# As bench/runtime.sh: crun refuses this host's hybrid cgroup layout, so
+# everything (berth's engine too) runs in a private mount namespace where
+# /sys/fs/cgroup is a plain cgroup2 mount: one cgroup setup for all.
+set -eu
+
+RUNS=${1:-100}
+MONITORS=${2:-100}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+
+if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
+    [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
+    for t in hyperfine crun runc podman busybox python3 tar; do
+        command -v "$t" >/dev/null || { echo "bench/run.sh: $t not found" >&2; exit 1; }
+    done
+    (cd "$REPO" && cargo build --release -q -p cli -p runtime-cli)
+    export BERTH_BENCH_INNER=1 BERTH_BIN="$TARGET/release/berth"
+    exec unshare -m sh -c '
+        mount --make-rprivate /
+        umount -R /sys/fs/cgroup
+        mount -t cgroup2 none /sys/fs/cgroup
+        exec "$0" "$@"' "$0" "$RUNS" "$MONITORS"
+fi
+
+WORK=$(mktemp -d /var/tmp/berth-run-bench.XXXXXX)
+BERTH="$BERTH_BIN --root $WORK/berth --runroot $WORK/berth-run"
+PODMAN="podman --root $WORK/podman --runroot $WORK/podman-run --tmpdir $WORK/podman-tmp \
+  --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc"
+cleanup() {
+    # Stop the detached containers (their monitors and sleeps) first.
+    $BERTH ps -aq 2>/dev/null | xargs -r $BERTH rm -f >/dev/null 2>&1 || true
+    $PODMAN rm -a -f >/dev/null 2>&1 || true
+    $PODMAN rmi -a -f >/dev/null 2>&1 || true
+    grep -o " $WORK[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# One busybox rootfs: tarred and imported by berth and podman, and the
+# rootfs of the crun/runc bundle (testkit's steps, in shell).
+R=$WORK/bundle/rootfs
+mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
+cp "$(command -v busybox)" "$R/bin/busybox"
+for a in $(busybox --list); do
+    [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"
+echo 'root:x:0:' > "$R/etc/group"
+tar -C "$R" -cf "$WORK/busybox.tar" .
+$BERTH import "$WORK/busybox.tar" bench-busybox >/dev/null
+$PODMAN import "$WORK/busybox.tar" localhost/bench-busybox >/dev/null
+
+# The bare bundle: `runc spec` with the terminal off, `true`, and without
+# linux.resources (see bench/runtime.sh: crun cannot load its device
+# filter here without CAP_SYS_RESOURCE).
+B=$WORK/bundle
+(cd "$B" && runc spec)
+python3 - "$B/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["linux"].pop("resources", None)
+json.dump(c, open(p, "w"), indent=1)
+PY
+
+BRUN="$BERTH run --rm bench-busybox true"
+CRUN="crun --root $WORK/crun run --bundle $B bench-crun"
+RUNC="runc --root $WORK/runc run --bundle $B bench-runc"
+PRUN="$PODMAN run --rm --network none --ulimit nofile=1024:20000 --ulimit nproc=1024:1024 localhost/bench-busybox true"
+
+for cmd in "$BRUN" "$CRUN" "$RUNC" "$PRUN"; do
+    $cmd || { echo "bench/run.sh: failed: $cmd" >&2; exit 1; }
+done
+
+# podman takes ~1 s a run; a tenth of the runs (at least 5) is plenty.
+PRUNS=$((RUNS / 10)); [ "$PRUNS" -ge 5 ] || PRUNS=5
+hyperfine -N --warmup 10 --runs "$RUNS" \
+    -n "berth run --rm" "$BRUN" -n "crun run" "$CRUN" -n "runc run" "$RUNC"
+hyperfine -N --warmup 2 --runs "$PRUNS" -n "podman run --rm" "$PRUN"
+
+# Interleaved rounds (rotating order) so load from other work on the
+# host hits every tool alike; the ratios come from these medians.
+python3 - "$RUNS" "$PRUNS" "$BRUN" "$CRUN" "$RUNC" "$PRUN" <<'PY'
+import os, statistics, sys, time
+runs, pruns = int(sys.argv[1]), int(sys.argv[2])
+names = ["berth run --rm", "crun run", "runc run", "podman run --rm"]
+cmds = dict(zip(names, (c.split() for c in sys.argv[3:7])))
+wall = {k: [] for k in names}
+devnull = os.open(os.devnull, os.O_RDWR)
+fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)]
+def once(k):
+    t0 = time.perf_counter()
+    pid = os.posix_spawnp(cmds[k][0], cmds[k], os.environ, file_actions=fa)
+    _, status = os.waitpid(pid, 0)
+    wall[k].append((time.perf_counter() - t0) * 1000)
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{k} failed")
+every = max(1, runs // pruns)
+for i in range(runs):
+    three = names[:3]
+    for k in three[i % 3:] + three[:i % 3]:
+        once(k)
+    if i % every == 0 and len(wall[names[3]]) < pruns:
+        once(names[3])
+med = {k: statistics.median(wall[k]) for k in names}
+print()
+print(f"interleaved, {runs} rounds ({len(wall[names[3]])} of podman):")
+print(f"{'command':<18}{'median ms':>10}{'min ms':>9}")
+for k in names:
+    print(f"{k:<18}{med[k]:>10.2f}{min(wall[k]):>9.2f}")
+print()
+b = med["berth run --rm"]
+print(f"berth run --rm / crun run:   {b / med['crun run']:.2f}x   (target <= 1.2x)")
+print(f"berth run --rm / runc run:   {b / med['runc run']:.2f}x")
+print(f"podman run --rm / berth run --rm: {med['podman run --rm'] / b:.1f}x faster (target >= 30x)")
+PY
+
+# `berth ps -a` with 500 containers (created, never started: the listing
+# reads every record and reconciles it).
+echo
+echo "creating 500 containers for ps..."
+i=0
+while [ $i -lt 500 ]; do
+    $BERTH create --name "ps$i" bench-busybox true >/dev/null
+    i=$((i + 1))
+done
+hyperfine -N --warmup 3 --runs 30 -n "berth ps -a (500 containers)" "$BERTH ps -a"
+$BERTH ps -aq | xargs -r $BERTH rm >/dev/null
+
+[ "$MONITORS" -gt 0 ] || exit 0
+# N detached `sleep` containers; the memory of their monitors (the
+# `__monitor` processes of this --root), RSS and PSS from smaps_rollup.
+echo
+echo "starting $MONITORS detached sleep containers..."
+i=0
+while [ $i -lt "$MONITORS" ]; do
+    $BERTH run -d --name "mon$i" bench-busybox sleep 3600 >/dev/null
+    i=$((i + 1))
+done
+python3 - "$WORK/berth" "$MONITORS" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+pids = []
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        argv = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        continue
+    if b"__monitor" in argv and root.encode() in argv:
+        pids.append(p)
+rss = pss = 0
+for p in pids:
+    for line in open(f"/proc/{p}/smaps_rollup"):
+        f = line.split()
+        if f[0] == "Rss:":
+            rss += int(f[1])
+        elif f[0] == "Pss:":
+            pss += int(f[1])
+m = len(pids)
+if m != n:
+    sys.exit(f"found {m} monitors, expected {n}")
+print(f"{m} monitors: total RSS {rss} KiB, total PSS {pss} KiB")
+print(f"per container: RSS {rss / m:.0f} KiB, PSS {pss / m:.0f} KiB")
+print(f"extrapolated to 500: PSS {pss / m * 500 / 1024:.1f} MiB")
+PY
