@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
+use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::unistd::{chdir, chroot, pivot_root};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 
 use super::no_str;
 use crate::error::{ChildError, Context};
@@ -20,6 +22,13 @@ pub(crate) fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<(), ChildErro
             .ctx(|| "move rootfs to /".into())?;
         chroot(".").ctx(|| "chroot".into())?;
     } else {
+        // Held to get back into the old root after the pivot (below).
+        let old_root = open(
+            "/",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| "open old root".into())?;
         // pivot_root(".", ".") puts the old root on top of the new one at
         // the same place, so no temporary dir is needed inside the rootfs.
         match pivot_root(".", ".") {
@@ -32,6 +41,11 @@ pub(crate) fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<(), ChildErro
             }
             other => other.ctx(|| format!("pivot_root into {}", rootfs.display()))?,
         }
+        // A path lookup of "." from the new root's dir stops at the new
+        // root's mount, not the old root stacked on it: an rslave there
+        // would turn every container mount (rshared binds included) into
+        // a slave, i.e. private. Step into the old root itself (as runc).
+        fchdir(&old_root).ctx(|| "chdir into old root".into())?;
         // The old root may be shared (rootfsPropagation): make it a slave
         // first so that detaching it does not unmount anything on the host.
         mount(
