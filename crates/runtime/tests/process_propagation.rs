@@ -67,6 +67,23 @@ fn with_bind(mut s: Spec, src: &Path, opts: &[&str], root: Option<&str>) -> Spec
     s
 }
 
+/// Lets the container mount (CAP_SYS_ADMIN in every set).
+fn with_sys_admin(s: &mut Spec) {
+    let mut p = s.process().clone().unwrap();
+    let caps: oci_spec::runtime::Capabilities = [Capability::SysAdmin].into_iter().collect();
+    p.set_capabilities(Some(
+        LinuxCapabilitiesBuilder::default()
+            .bounding(caps.clone())
+            .effective(caps.clone())
+            .permitted(caps.clone())
+            .inheritable(caps.clone())
+            .ambient(caps)
+            .build()
+            .unwrap(),
+    ));
+    s.set_process(Some(p));
+}
+
 /// The optional fields of `/m`'s line in the container's mountinfo
 /// printed first in `out`.
 fn tags_of_m(out: &str) -> String {
@@ -169,19 +186,7 @@ fn default_bind_is_private_both_ways() {
         &["rbind"],
         None,
     );
-    let mut p = s.process().clone().unwrap();
-    let caps: oci_spec::runtime::Capabilities = [Capability::SysAdmin].into_iter().collect();
-    p.set_capabilities(Some(
-        LinuxCapabilitiesBuilder::default()
-            .bounding(caps.clone())
-            .effective(caps.clone())
-            .permitted(caps.clone())
-            .inheritable(caps.clone())
-            .ambient(caps)
-            .build()
-            .unwrap(),
-    ));
-    s.set_process(Some(p));
+    with_sys_admin(&mut s);
     let host = host_mounts_after_start(&g.src);
     let (code, out, err) = run(&g.bundle, &s, None).ok();
     host.join().unwrap();
@@ -199,4 +204,30 @@ fn default_bind_is_private_both_ways() {
     let inner = format!(" {} ", g.src.join("inner").display());
     let host_table = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!host_table.contains(&inner), "{host_table}");
+}
+
+#[test]
+fn mount_inside_rshared_bind_reaches_shared_host_source() {
+    // Docker's documented rshared behaviour, on a source this test made
+    // shared itself (the guard detaches whatever lands below it).
+    let _l = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let g = SharedSource::new();
+    fs::create_dir_all(g.src.join("inner")).unwrap();
+    let mut s = with_bind(
+        spec(&[
+            "sh",
+            "-c",
+            "mount -t tmpfs inside /m/inner && touch /m/inner/made",
+        ]),
+        &g.src,
+        &["rbind", "rshared"],
+        Some("shared"),
+    );
+    with_sys_admin(&mut s);
+    let (code, _out, err) = run(&g.bundle, &s, None).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(
+        g.src.join("inner/made").exists(),
+        "container mount not on host"
+    );
 }
