@@ -41,7 +41,7 @@ pub use blobs::{BlobError, BlobStore, BlobWriter};
 pub use db::{Db, DbError};
 pub use digest::{Digest, DigestError, HashingReader};
 pub use images::{Image, ImageError, ImageId, InUse, NewImage, RemoveEvent};
-pub use layers::{chain_id, chain_ids, Compression, Layer, LayerError, UnpackOptions};
+pub use layers::{chain_id, chain_ids, dir_size, Compression, Layer, LayerError, UnpackOptions};
 pub use overlay::{
     overlay_options, overlay_options_relative, InitFiles, OverlayError, RootfsLayout,
 };

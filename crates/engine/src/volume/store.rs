@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -336,7 +336,7 @@ impl<'a> Volumes<'a> {
             if !all && !v.anonymous {
                 continue;
             }
-            let size = dir_size(&v.mountpoint);
+            let size = storage::dir_size(&v.mountpoint);
             let trash = self.store.db().write(|tx| {
                 if !users_in(tx, &v.name)?.is_empty() || self.get_in(tx, &v.name)?.is_none() {
                     return Ok(None);
@@ -392,27 +392,4 @@ pub(crate) fn random_name() -> String {
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// Bytes held by the files under `dir`, hard links counted once (Docker's
-/// `directory.Size`).
-pub(crate) fn dir_size(dir: &Path) -> u64 {
-    let mut seen = std::collections::HashSet::new();
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(e.path());
-                continue;
-            }
-            if m.nlink() > 1 && !seen.insert((m.dev(), m.ino())) {
-                continue;
-            }
-            total += m.size();
-        }
-    }
-    total
 }

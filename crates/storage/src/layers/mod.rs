@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use chain::{chain_id, chain_ids};
 pub use compression::Compression;
 use rusqlite::{params, OptionalExtension};
+pub use unpack::dir_size;
 
 use crate::blobs::BlobError;
 use crate::db::DbError;

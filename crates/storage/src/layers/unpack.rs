@@ -167,8 +167,10 @@ pub(super) fn unpack_layer<R: Read>(
     store.layer_record(&chain)
 }
 
-/// Sum of regular file and symlink sizes below `dir`, each inode once.
-fn dir_size(dir: &Path) -> u64 {
+/// Bytes held by the files below `dir` (symlinks count their target's
+/// length), each inode once: Docker's `directory.Size`, used for layer and
+/// volume sizes alike.
+pub fn dir_size(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
@@ -179,7 +181,7 @@ fn dir_size(dir: &Path) -> u64 {
             let Ok(m) = e.metadata() else { continue };
             if m.is_dir() {
                 stack.push(e.path());
-            } else if (m.is_file() || m.file_type().is_symlink()) && seen.insert(m.ino()) {
+            } else if seen.insert((m.dev(), m.ino())) {
                 total += m.len();
             }
         }
