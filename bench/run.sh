@@ -17,6 +17,7 @@ RUNS=${1:-100}
 MONITORS=${2:-100}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
+. "$HERE/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
@@ -31,9 +32,7 @@ if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     cleanup() {
         $PODMAN rm -a -f >/dev/null 2>&1 || true
         $PODMAN rmi -a -f >/dev/null 2>&1 || true
-        grep -o " $WORK[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done
+        umount_below "$WORK"
         rm -rf "$WORK"
     }
     trap cleanup EXIT INT TERM
@@ -41,13 +40,7 @@ if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     # One busybox rootfs: tarred and imported by berth and podman, and the
     # rootfs of the crun/runc bundle (testkit's steps, in shell).
     R=$WORK/bundle/rootfs
-    mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
-    cp "$(command -v busybox)" "$R/bin/busybox"
-    for a in $(busybox --list); do
-        [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
-    done
-    echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"
-    echo 'root:x:0:' > "$R/etc/group"
+    busybox_rootfs "$R"
     tar -C "$R" -cf "$WORK/busybox.tar" .
 
     # podman runs here, in the host's own cgroup layout: it sets a pids
@@ -77,20 +70,9 @@ BERTH="$BERTH_BIN --root $WORK/berth --runroot $WORK/berth-run"
 trap '$BERTH ps -aq 2>/dev/null | xargs -r $BERTH rm -f >/dev/null 2>&1 || true' EXIT INT TERM
 $BERTH import "$WORK/busybox.tar" bench-busybox >/dev/null
 
-# The bare bundle: `runc spec` with the terminal off, `true`, and without
-# linux.resources (see bench/runtime.sh: crun cannot load its device
-# filter here without CAP_SYS_RESOURCE).
+# The bare bundle around that rootfs (bench/lib.sh's bare_bundle).
 B=$WORK/bundle
-(cd "$B" && runc spec)
-python3 - "$B/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["linux"].pop("resources", None)
-json.dump(c, open(p, "w"), indent=1)
-PY
+bare_bundle "$B"
 
 BRUN="$BERTH run --rm bench-busybox true"
 CRUN="crun --root $WORK/crun run --bundle $B bench-crun"

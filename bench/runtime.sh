@@ -13,6 +13,7 @@ set -eu
 RUNS=${1:-100}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
+. "$HERE/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
@@ -33,25 +34,11 @@ fi
 WORK=$(mktemp -d /tmp/berth-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT INT TERM
 
-# The bundle: a static busybox and `true`, the default `runc spec` config
-# with the terminal off and without its "deny all devices" rule: crun
-# 1.8.1 raises RLIMIT_MEMLOCK to infinity before loading a device filter,
-# which fails here (no CAP_SYS_RESOURCE). Shared by the three runtimes.
+# The bundle, shared by the three runtimes: busybox running `true` under
+# `runc spec`'s config without linux.resources (bench/lib.sh says why).
 B=$WORK/bundle
-mkdir -p "$B/rootfs/bin" "$B/rootfs/proc" "$B/rootfs/sys" "$B/rootfs/dev" "$B/rootfs/tmp"
-cp "$(command -v busybox)" "$B/rootfs/bin/busybox"
-ln -s busybox "$B/rootfs/bin/true"
-ln -s busybox "$B/rootfs/bin/sh"
-(cd "$B" && runc spec)
-python3 - "$B/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["linux"].pop("resources", None)
-json.dump(c, open(p, "w"), indent=1)
-PY
+busybox_rootfs "$B/rootfs"
+bare_bundle "$B"
 
 BERTH="$BERTH_BIN --root $WORK/berth run --bundle $B bench-berth"
 CRUN="crun --root $WORK/crun run --bundle $B bench-crun"

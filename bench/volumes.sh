@@ -10,6 +10,7 @@ set -eu
 RUNS=${1:-40}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
+. "$HERE/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 [ "$(id -u)" = 0 ] || { echo "bench/volumes.sh: run as root" >&2; exit 1; }
@@ -29,19 +30,14 @@ cleanup() {
     $PODMAN rm -a -f >/dev/null 2>&1 || true
     $PODMAN volume prune -f >/dev/null 2>&1 || true
     $PODMAN rmi -a -f >/dev/null 2>&1 || true
-    grep -o " $WORK[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do
-        umount -l "$m" 2>/dev/null || true
-    done
+    umount_below "$WORK"
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
 # A busybox rootfs, and the same with 10,000 small files in /data.
 R=$WORK/rootfs
-mkdir -p "$R/bin" "$R/etc" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
-cp "$(command -v busybox)" "$R/bin/busybox"
-for a in sh true; do ln -s busybox "$R/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$R/etc/passwd"
+busybox_rootfs "$R"
 tar -C "$R" -cf "$WORK/busybox.tar" .
 $BERTH import "$WORK/busybox.tar" bench-base >/dev/null
 $PODMAN import "$WORK/busybox.tar" localhost/bench-base >/dev/null
