@@ -1,5 +1,6 @@
 //! `-t`: the runtime sends the pty master over a console socket (as runc's
-//! `--console-socket`); we relay it to our own terminal in raw mode.
+//! `--console-socket`); we relay it to our own terminal in raw mode, and
+//! our terminal's size to it (at start and on every SIGWINCH).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -7,9 +8,13 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
 
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::unistd::pipe2;
 
 use super::start::Launch;
 use crate::container::Container;
@@ -119,16 +124,39 @@ impl Drop for RawMode {
     }
 }
 
-/// Copies the window size of our stdout terminal onto the pty.
+/// The size of our terminal: stdout's, as Docker's CLI, else stdin's or
+/// stderr's when stdout is redirected; None without a terminal.
+fn terminal_winsize() -> Option<libc::winsize> {
+    for fd in [libc::STDOUT_FILENO, libc::STDIN_FILENO, libc::STDERR_FILENO] {
+        let mut ws = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0 {
+            return Some(ws);
+        }
+    }
+    None
+}
+
+/// Our terminal's size as the OCI `process.consoleSize`: the runtime sizes
+/// the pty before the container runs, so a command that asks at once
+/// (`stty size`) never sees 0x0 (Docker passes it at create for this).
+pub(crate) fn console_size() -> Option<oci_spec::runtime::Box> {
+    let ws = terminal_winsize()?;
+    oci_spec::runtime::BoxBuilder::default()
+        .height(u64::from(ws.ws_row))
+        .width(u64::from(ws.ws_col))
+        .build()
+        .ok()
+}
+
+/// Copies our terminal's size onto the pty.
 fn copy_winsize(master: &OwnedFd) {
-    let mut ws: libc::winsize = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
-    if unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0 {
+    if let Some(ws) = terminal_winsize() {
         // SAFETY: TIOCSWINSZ reads the struct; master is a valid pty fd.
         unsafe {
             libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
@@ -136,10 +164,96 @@ fn copy_winsize(master: &OwnedFd) {
     }
 }
 
+/// The write end of the SIGWINCH self-pipe, -1 when no relay runs.
+static WINCH_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_winch(_: libc::c_int) {
+    let fd = WINCH_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the buffer is static. The
+        // pipe is non-blocking: when full, a resize is already pending.
+        unsafe {
+            libc::write(fd, b"w".as_ptr().cast(), 1);
+        }
+    }
+}
+
+/// Keeps the pty's size equal to our terminal's: a SIGWINCH handler pokes
+/// a pipe, a thread copies the size (ioctls are not for signal handlers).
+/// Drop restores the previous handler and ends the thread.
+struct ResizeRelay {
+    previous: Option<SigAction>,
+    poke: Option<OwnedFd>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ResizeRelay {
+    fn start(master: &OwnedFd) -> Self {
+        copy_winsize(master);
+        // A fn, not a value: dropping an unused value would run Drop.
+        let none = || ResizeRelay {
+            previous: None,
+            poke: None,
+            thread: None,
+        };
+        let Ok(dup) = master.try_clone() else {
+            return none();
+        };
+        let Ok((wake, poke)) = pipe2(OFlag::O_CLOEXEC) else {
+            return none();
+        };
+        if fcntl(&poke, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_err() {
+            return none();
+        }
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            loop {
+                match nix::unistd::read(&wake, &mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => copy_winsize(&dup),
+                    Err(nix::errno::Errno::EINTR) => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        WINCH_PIPE.store(poke.as_raw_fd(), Ordering::Relaxed);
+        // SA_RESTART: the relay's blocking reads must not fail with EINTR.
+        let action = SigAction::new(
+            SigHandler::Handler(on_winch),
+            SaFlags::SA_RESTART,
+            SigSet::empty(),
+        );
+        // SAFETY: the handler only reads an atomic and calls write(2), both
+        // async-signal-safe.
+        let previous = unsafe { sigaction(Signal::SIGWINCH, &action) }.ok();
+        ResizeRelay {
+            previous,
+            poke: Some(poke),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ResizeRelay {
+    fn drop(&mut self) {
+        if let Some(old) = &self.previous {
+            // SAFETY: restores the action that was installed before ours.
+            let _ = unsafe { sigaction(Signal::SIGWINCH, old) };
+        }
+        WINCH_PIPE.store(-1, Ordering::Relaxed);
+        // Closing the write end gives the thread EOF.
+        drop(self.poke.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Relays the pty: stdin to master (when `interactive`, on a thread that
-/// ends with the process), master to stdout until the pty closes.
+/// ends with the process), master to stdout until the pty closes, and our
+/// terminal's size to the pty at start and on every SIGWINCH.
 pub(crate) fn relay(master: OwnedFd, interactive: bool) {
-    copy_winsize(&master);
+    let _resize = ResizeRelay::start(&master);
     let _raw = interactive.then(RawMode::enter);
     if interactive {
         if let Ok(dup) = master.try_clone() {
@@ -147,9 +261,16 @@ pub(crate) fn relay(master: OwnedFd, interactive: bool) {
                 let mut to = File::from(dup);
                 let mut buf = [0u8; 4096];
                 let mut stdin = std::io::stdin();
-                while let Ok(n) = stdin.read(&mut buf) {
-                    if n == 0 || to.write_all(&buf[..n]).is_err() {
-                        break;
+                loop {
+                    match stdin.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
                     }
                 }
             });
@@ -159,11 +280,18 @@ pub(crate) fn relay(master: OwnedFd, interactive: bool) {
     let mut out = std::io::stdout();
     let mut buf = [0u8; 8192];
     // EIO once every slave fd is closed: the container is gone.
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 || out.write_all(&buf[..n]).is_err() {
-            break;
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if out.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                let _ = out.flush();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
         }
-        let _ = out.flush();
     }
 }
 
@@ -171,6 +299,23 @@ impl Engine {
     /// The foreground run with a pty.
     pub(crate) fn run_with_tty(&self, c: &Container, launch: &Launch) -> Result<i32, EngineError> {
         let socket = ConsoleSocket::new(self, &c.id, "console")?;
+        let sized;
+        let launch = match console_size() {
+            Some(size) => {
+                let mut spec = launch.spec.clone();
+                if let Some(mut process) = spec.process().clone() {
+                    process.set_console_size(Some(size));
+                    spec.set_process(Some(process));
+                }
+                sized = Launch {
+                    spec,
+                    overlay: launch.overlay.clone(),
+                    bundle: launch.bundle.clone(),
+                };
+                &sized
+            }
+            None => launch,
+        };
         let init = match self.spawn(c, launch, runtime::Stdio::default(), Some(&socket.path)) {
             Ok(p) => p,
             Err(e) => {
