@@ -1,10 +1,13 @@
 //! [`Manager`]: the one handle the runtime holds on a container's cgroup,
 //! whatever the host layout.
 
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
@@ -166,6 +169,45 @@ impl Manager {
         }
     }
 
+    /// The cgroup's directory in the unified (cgroup2) hierarchy: the one
+    /// directory of a pure v2 host, the cgroup2 side of a hybrid one.
+    pub fn unified_dir(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::V1(v) => v.unified.as_ref().map(|u| u.dir.as_path()),
+            Backend::V2(v) => Some(v.dir.as_path()),
+        }
+    }
+
+    /// An `O_PATH` fd of [`Manager::unified_dir`] (after [`Manager::create`]),
+    /// for `clone3(CLONE_INTO_CGROUP)`: a process started inside its
+    /// cgroup needs no migration, which waits for an RCU grace period.
+    pub fn open_unified(&self) -> Result<Option<OwnedFd>, CgroupError> {
+        let Some(dir) = self.unified_dir() else {
+            return Ok(None);
+        };
+        nix::fcntl::open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(Some)
+        .map_err(|e| CgroupError::Read {
+            path: dir.to_path_buf(),
+            source: e.into(),
+        })
+    }
+
+    /// [`Manager::add_task`] for a process that already is in
+    /// [`Manager::unified_dir`] (cloned into it): moves it into the other
+    /// hierarchies only, i.e. the v1 ones of a v1 or hybrid host; nothing
+    /// on pure v2.
+    pub fn add_task_except_unified(&self, pid: i32) -> Result<(), CgroupError> {
+        match &self.backend {
+            Backend::V1(v) => v.add_task_v1_only(pid),
+            Backend::V2(_) => Ok(()),
+        }
+    }
+
     /// Checks every value of `res`, then writes them: nothing is written
     /// if any value is out of range.
     pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
@@ -287,8 +329,6 @@ impl Manager {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
     const HYBRID: &str = "\

@@ -100,6 +100,16 @@ impl V1 {
         Ok(())
     }
 
+    /// Moves process `pid` into every v1 hierarchy's directory, not the
+    /// cgroup2 one (it was cloned there with `CLONE_INTO_CGROUP`).
+    pub fn add_task_v1_only(&self, pid: i32) -> Result<(), CgroupError> {
+        let pid = pid.to_string();
+        for h in &self.hierarchies {
+            fs::write(&h.dir, "cgroup.procs", &pid)?;
+        }
+        Ok(())
+    }
+
     /// Writes `res` (already validated) to the control files.
     pub fn apply(&self, res: &LinuxResources) -> Result<(), CgroupError> {
         let wants_unified = res.unified().as_ref().is_some_and(|u| !u.is_empty());

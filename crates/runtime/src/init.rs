@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! parent                                child (the init)
-//! clone ─────────────────────────────▶  [joins/unshares, clones again and
+//! before_clone (cgroup made)
+//! clone3 into it (or clone) ─────────▶  [joins/unshares, clones again and
 //!                                        sends Pid(n) if it must]
 //! uid/gid maps, Go ──────────────────▶  mounts up to the first cgroup one
 //! after_clone (cgroup), Placed ──────▶  cgroup ns, the other mounts, /dev
@@ -21,7 +22,7 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::fcntl::{open, OFlag};
@@ -37,7 +38,7 @@ use crate::child::{init_main, InitChild};
 use crate::error::SpawnError;
 use crate::namespaces::NamespacePlan;
 use crate::spawn::{InitHooks, InitOptions, InitProcess};
-use crate::sys::clone_fork;
+use crate::sys::{clone_fork, clone_into_cgroup};
 
 /// Kills and reaps a half-started child unless disarmed.
 pub(crate) struct ChildGuard(pub(crate) Option<Pid>);
@@ -168,9 +169,19 @@ pub(crate) fn spawn(
     } else {
         (plan.create - CloneFlags::CLONE_NEWCGROUP).bits()
     };
-    let first = match clone_fork(flags).map_err(sys(id, "clone init process"))? {
+    let cgroup_fd = hooks.before_clone().map_err(|source| SpawnError::Hook {
+        id: id.into(),
+        stage: "before_clone",
+        source,
+    })?;
+    // The double fork's grandchild is cloned by the intermediate child,
+    // after its setns: it is moved into the cgroup the old way.
+    let into = cgroup_fd.as_ref().filter(|_| !double_fork);
+    let (cloned, in_cgroup) = clone_init(flags, into);
+    let first = match cloned.map_err(sys(id, "clone init process"))? {
         None => {
             drop(parent_ch);
+            drop(cgroup_fd);
             init_main(InitChild {
                 opts,
                 hooks,
@@ -188,6 +199,7 @@ pub(crate) fn spawn(
     drop(child_ch);
     drop(console);
     drop(fifo);
+    drop(cgroup_fd);
     let mut guard = ChildGuard(Some(first));
     let pid = if double_fork {
         guard.adopt_grandchild(id, &parent_ch)?
@@ -198,15 +210,18 @@ pub(crate) fn spawn(
         write_id_maps(pid, opts.spec).map_err(sys(id, "write user namespace maps"))?;
     }
     // The child starts on its mounts while the caller places it in its
-    // cgroup (moving a task between v1 cgroups waits for an RCU grace
-    // period, often longer than all the mounts); it waits for `Placed`
-    // before anything that depends on the cgroup.
+    // cgroup (moving a task between cgroups waits for an RCU grace period,
+    // often longer than all the mounts: only v1 hierarchies, or every one
+    // after a fallback, need it) and applies the limits; it waits for
+    // `Placed` before anything that depends on the cgroup.
     send(id, &parent_ch, Msg::Go)?;
-    hooks.after_clone(pid).map_err(|source| SpawnError::Hook {
-        id: id.into(),
-        stage: "after_clone",
-        source,
-    })?;
+    hooks
+        .after_clone(pid, in_cgroup)
+        .map_err(|source| SpawnError::Hook {
+            id: id.into(),
+            stage: "after_clone",
+            source,
+        })?;
     send(id, &parent_ch, Msg::Placed)?;
     loop {
         match recv(id, &parent_ch)? {
@@ -226,6 +241,32 @@ pub(crate) fn spawn(
     }
     guard.0 = None;
     Ok(InitProcess { pid })
+}
+
+/// Clones the init with namespace `flags`, straight into the cgroup2
+/// directory `cgroup` when there is one and the kernel can; returns the
+/// clone's result and whether the child started in that cgroup.
+fn clone_init(flags: libc::c_int, cgroup: Option<&OwnedFd>) -> (io::Result<Option<Pid>>, bool) {
+    if let Some(fd) = cgroup {
+        match clone_into_cgroup(flags, fd.as_fd()) {
+            Ok(r) => return (Ok(r), true),
+            // No clone3 (ENOSYS, or a seccomp filter saying so), no
+            // CLONE_INTO_CGROUP (E2BIG/EINVAL before 5.7), or a cgroup that
+            // cannot take processes this way (EOPNOTSUPP, EBUSY): fall back
+            // to a clone + migration, which fails with the clearer
+            // cgroup.procs error if the cgroup really is unusable. Other
+            // errors (EAGAIN at pids.max, EPERM) are the clone's own.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(
+                        libc::ENOSYS | libc::E2BIG | libc::EINVAL | libc::EOPNOTSUPP | libc::EBUSY
+                    )
+                ) => {}
+            Err(e) => return (Err(e), false),
+        }
+    }
+    (clone_fork(flags), false)
 }
 
 /// Compiles the seccomp profile before anything is created, so that a bad

@@ -5,7 +5,7 @@
 //! `pthread_atfork` handlers: call them from a single-threaded process (the
 //! CLI and the engine are; tests fork first).
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -71,12 +71,25 @@ pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 /// Points in the init's setup where the caller runs its own work. Every
 /// method has a no-op default.
 pub trait InitHooks {
+    /// Parent side, before the clone: create the container's cgroup and
+    /// return an fd of its cgroup2 directory (`O_PATH` will do), so that
+    /// the init is cloned straight into it (`clone3` with
+    /// `CLONE_INTO_CGROUP`, as crun): no migration, which would wait for
+    /// an RCU grace period. `None`: the init starts in the caller's cgroup.
+    fn before_clone(&mut self) -> Result<Option<OwnedFd>, HookError> {
+        Ok(None)
+    }
+
     /// Parent side, right after clone (user namespace maps already written):
-    /// place `pid` in its cgroup and apply resources. The child meanwhile
-    /// mounts the rootfs and the spec's mounts up to the first `cgroup`
-    /// one; it creates its cgroup namespace, mounts cgroupfs, makes device
-    /// nodes and runs any user code only after this returns.
-    fn after_clone(&mut self, _pid: Pid) -> Result<(), HookError> {
+    /// place `pid` in its cgroup and apply resources. `in_cgroup` says the
+    /// kernel already started it in the directory `before_clone` returned;
+    /// otherwise (no fd, a kernel without `CLONE_INTO_CGROUP`, a double
+    /// fork) it is still in the caller's cgroups and must be moved. The
+    /// child meanwhile mounts the rootfs and the spec's mounts up to the
+    /// first `cgroup` one; it creates its cgroup namespace, mounts
+    /// cgroupfs, makes device nodes and runs any user code only after
+    /// this returns.
+    fn after_clone(&mut self, _pid: Pid, _in_cgroup: bool) -> Result<(), HookError> {
         Ok(())
     }
 

@@ -212,7 +212,7 @@ fn test_cgroup(name: &str) -> TestCgroup {
 }
 
 impl InitHooks for Recorder {
-    fn after_clone(&mut self, pid: Pid) -> Result<(), HookError> {
+    fn after_clone(&mut self, pid: Pid, _in_cgroup: bool) -> Result<(), HookError> {
         fs::write(self.dir.join("after_clone"), pid.to_string())?;
         // What r2's create does here: place the init in its cgroup.
         fs::write(self.cgroup.join("cgroup.procs"), pid.to_string())?;

@@ -3,6 +3,7 @@
 //! recording what happened (started, failed, exited).
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -53,17 +54,26 @@ fn read_rootfs_file(layers: &[PathBuf], rel: &str) -> Option<String> {
     None
 }
 
-/// Places the init in its cgroup and applies the limits, right after clone
-/// and before the init runs any user code.
+/// Creates the cgroup before the clone (the init starts inside it on
+/// cgroup2), moves the init into the v1 hierarchies if any and applies the
+/// limits right after, before the init runs any user code.
 struct CgroupHooks<'a> {
     manager: &'a Manager,
     resources: Option<&'a LinuxResources>,
 }
 
 impl InitHooks for CgroupHooks<'_> {
-    fn after_clone(&mut self, pid: Pid) -> Result<(), HookError> {
+    fn before_clone(&mut self) -> Result<Option<OwnedFd>, HookError> {
         self.manager.create()?;
-        self.manager.add_task(pid.as_raw())?;
+        Ok(self.manager.open_unified()?)
+    }
+
+    fn after_clone(&mut self, pid: Pid, in_cgroup: bool) -> Result<(), HookError> {
+        if in_cgroup {
+            self.manager.add_task_except_unified(pid.as_raw())?;
+        } else {
+            self.manager.add_task(pid.as_raw())?;
+        }
         if let Some(r) = self.resources {
             self.manager.apply(r)?;
         }

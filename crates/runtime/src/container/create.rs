@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -255,8 +256,9 @@ impl Drop for Cleanup {
     }
 }
 
-/// The runtime side of the init's setup: cgroup placement right after
-/// clone, and the hooks that run before the root switch and before exec.
+/// The runtime side of the init's setup: the cgroup, made before the
+/// clone so the init starts inside it (v2), placement and limits right
+/// after, and the hooks that run before the root switch and before exec.
 struct CreateHooks<'a> {
     rec: &'a Record,
     cgroup: &'a Manager,
@@ -275,9 +277,17 @@ impl CreateHooks<'_> {
 }
 
 impl InitHooks for CreateHooks<'_> {
-    fn after_clone(&mut self, pid: Pid) -> Result<(), SpawnHookError> {
+    fn before_clone(&mut self) -> Result<Option<OwnedFd>, SpawnHookError> {
         self.cgroup.create()?;
-        self.cgroup.add_task(pid.as_raw())?;
+        Ok(self.cgroup.open_unified()?)
+    }
+
+    fn after_clone(&mut self, pid: Pid, in_cgroup: bool) -> Result<(), SpawnHookError> {
+        if in_cgroup {
+            self.cgroup.add_task_except_unified(pid.as_raw())?;
+        } else {
+            self.cgroup.add_task(pid.as_raw())?;
+        }
         let res = self
             .rec
             .config

@@ -1,0 +1,130 @@
+//! The init starts inside its cgroup (`clone3` with `CLONE_INTO_CGROUP`):
+//! the cgroup2 `cgroup.procs` of the container is never written, on this
+//! hybrid host and in the pure cgroup2 view that bench/runtime.sh makes
+//! (a write would move the task, which waits for an RCU grace period).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use common::{stderr, Env, BIN};
+use rustix::fs::inotify;
+
+/// Both tests enable controllers at the shared cgroup2 root.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Where the host's cgroup2 hierarchy is: `/sys/fs/cgroup/unified` on a
+/// hybrid host, `/sys/fs/cgroup` on a pure v2 one.
+fn unified_root() -> PathBuf {
+    let hybrid = Path::new("/sys/fs/cgroup/unified");
+    if hybrid.join("cgroup.procs").exists() {
+        hybrid.into()
+    } else {
+        PathBuf::from("/sys/fs/cgroup")
+    }
+}
+
+/// Removes the cgroup2 directories the test made in advance (leaf first)
+/// and restores the root's `cgroup.subtree_control`, even on failure.
+struct Precreated {
+    dirs: Vec<PathBuf>,
+    root: PathBuf,
+    root_subtree: String,
+}
+
+impl Drop for Precreated {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            let _ = fs::write(d.join("cgroup.kill"), "1");
+            for _ in 0..100 {
+                if fs::remove_dir(d).is_ok() || !d.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        let now = fs::read_to_string(self.root.join("cgroup.subtree_control")).unwrap_or_default();
+        for c in now.split_whitespace() {
+            if !self.root_subtree.split_whitespace().any(|b| b == c) {
+                let _ = fs::write(self.root.join("cgroup.subtree_control"), format!("-{c}"));
+            }
+        }
+    }
+}
+
+/// Runs `cat /proc/self/cgroup` in a container while watching its
+/// cgroup2 `cgroup.procs` for writes; `pure_v2` runs berth-runtime in a
+/// private mount namespace where /sys/fs/cgroup is cgroup2 only.
+fn run_watched(tag: &str, pure_v2: bool) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let env = Env::new(tag, &["cat", "/proc/self/cgroup"]);
+    let cg = env.cgroups_path();
+    let root = unified_root();
+    let dir = root.join(cg.trim_start_matches('/'));
+    let root_subtree = fs::read_to_string(root.join("cgroup.subtree_control")).unwrap();
+    let _guard = Precreated {
+        dirs: vec![dir.clone(), dir.parent().unwrap().to_path_buf()],
+        root: root.clone(),
+        root_subtree,
+    };
+    // The cgroup must exist to be watched: create() accepts an existing one.
+    fs::create_dir_all(&dir).unwrap();
+    let ino = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+        .expect("inotify_init1");
+    inotify::add_watch(&ino, dir.join("cgroup.procs"), inotify::WatchFlags::MODIFY)
+        .expect("watch cgroup.procs");
+
+    let out: Output = if pure_v2 {
+        Command::new("unshare")
+            .args(["-m", "sh", "-c"])
+            .arg(
+                "mount --make-rprivate / && umount -R /sys/fs/cgroup && \
+                 mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\"",
+            )
+            .args(["sh", BIN, "--root"])
+            .arg(&env.root)
+            .args(["run", "--bundle"])
+            .arg(&env.bundle)
+            .arg(tag)
+            .output()
+            .unwrap()
+    } else {
+        env.cmd()
+            .args(["run", "--bundle"])
+            .arg(&env.bundle)
+            .arg(tag)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The spec has no cgroup namespace: the full path shows.
+    assert!(
+        text.lines().any(|l| l == format!("0::{cg}")),
+        "init not in {cg}: {text}"
+    );
+
+    // A write to cgroup.procs queues IN_MODIFY before write(2) returns;
+    // the runtime has exited, so any such event is already there.
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut reader = inotify::Reader::new(&ino, &mut buf);
+    match reader.next() {
+        Err(e) if e == rustix::io::Errno::AGAIN => {}
+        Ok(ev) => panic!("cgroup.procs of {cg} was written ({:?})", ev.events()),
+        Err(e) => panic!("read inotify: {e}"),
+    }
+    env.assert_clean(tag);
+}
+
+#[test]
+fn init_is_cloned_into_its_cgroup2_cgroup_on_the_host() {
+    run_watched("clone-into-host", false);
+}
+
+#[test]
+fn init_is_cloned_into_its_cgroup_in_a_pure_cgroup2_view() {
+    run_watched("clone-into-v2", true);
+}
