@@ -1,6 +1,7 @@
 //! The container log in Docker's json-file format: one JSON object per
 //! line, `{"log":"hi\n","stream":"stdout","time":"…Z"}`; written by the
-//! monitor, read by `logs`.
+//! monitor, read by `logs` (with Docker's `--tail`, `--since`, `--until`,
+//! `-t` and `-f`).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
@@ -8,6 +9,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +125,47 @@ pub struct LogsOptions {
     pub tail: Option<usize>,
     /// Prefix each line with its timestamp.
     pub timestamps: bool,
+    /// Skip entries older than this (`--since`).
+    pub since: Option<DateTime<Utc>>,
+    /// Stop at the first entry newer than this (`--until`); a follow ends
+    /// when this time has passed.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// What to do with one entry under `--since`/`--until`.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Emit,
+    Skip,
+    Stop,
+}
+
+impl LogsOptions {
+    /// Docker's json-file reader: `--tail` picks lines first, then entries
+    /// before `since` are skipped and the first after `until` ends it all.
+    fn judge(&self, entry: &LogEntry) -> Verdict {
+        if self.since.is_none() && self.until.is_none() {
+            return Verdict::Emit;
+        }
+        // An entry whose time cannot be read is shown, as nothing says
+        // it is out of range.
+        let Ok(t) = DateTime::parse_from_rfc3339(&entry.time) else {
+            return Verdict::Emit;
+        };
+        if self.since.is_some_and(|s| t < s) {
+            return Verdict::Skip;
+        }
+        if self.until.is_some_and(|u| t > u) {
+            return Verdict::Stop;
+        }
+        Verdict::Emit
+    }
+
+    /// True once `until` is in the past: a follow has nothing more to wait
+    /// for.
+    fn until_passed(&self) -> bool {
+        self.until.is_some_and(|u| Utc::now() > u)
+    }
 }
 
 fn emit(
@@ -182,7 +225,11 @@ pub fn print_logs(
     }
     let skip = opts.tail.map_or(0, |n| entries.len().saturating_sub(n));
     for e in &entries[skip..] {
-        emit(e, opts.timestamps, out, err)?;
+        match opts.judge(e) {
+            Verdict::Emit => emit(e, opts.timestamps, out, err)?,
+            Verdict::Skip => {}
+            Verdict::Stop => return Ok(()),
+        }
     }
     if !opts.follow {
         return Ok(());
@@ -190,7 +237,7 @@ pub fn print_logs(
     let mut pos = reader.stream_position()? - line.len() as u64;
     let mut file = reader.into_inner();
     loop {
-        let alive = running();
+        let alive = running() && !opts.until_passed();
         file.seek(SeekFrom::Start(pos))?;
         let mut reader = BufReader::new(&file);
         let mut got = false;
@@ -198,7 +245,11 @@ pub fn print_logs(
         while reader.read_line(&mut l)? > 0 && l.ends_with('\n') {
             pos += l.len() as u64;
             if let Ok(e) = serde_json::from_str::<LogEntry>(&l) {
-                emit(&e, opts.timestamps, out, err)?;
+                match opts.judge(&e) {
+                    Verdict::Emit => emit(&e, opts.timestamps, out, err)?,
+                    Verdict::Skip => {}
+                    Verdict::Stop => return Ok(()),
+                }
             }
             got = true;
             l.clear();
@@ -265,5 +316,67 @@ mod tests {
         print_logs(&path, &opts, &mut || false, &mut out, &mut err).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.lines().next().unwrap().ends_with("Z hello"));
+    }
+
+    /// A log with one entry per second from 10:00:00 to 10:00:04 UTC.
+    fn five_entries(dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("ctr.log");
+        let mut text = String::new();
+        for i in 0..5 {
+            let e = LogEntry {
+                log: format!("line{i}\n"),
+                stream: if i == 2 { "stderr" } else { "stdout" }.into(),
+                time: format!("2024-05-06T10:00:0{i}.5Z"),
+            };
+            text += &serde_json::to_string(&e).unwrap();
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn printed(path: &Path, opts: &LogsOptions) -> String {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        print_logs(path, opts, &mut || false, &mut out, &mut err).unwrap();
+        String::from_utf8(out).unwrap() + &String::from_utf8(err).unwrap()
+    }
+
+    #[test]
+    fn since_until_and_tail_select_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = five_entries(dir.path());
+        let t = |s: &str| Some(DateTime::parse_from_rfc3339(s).unwrap().to_utc());
+        let opts = |since, until, tail| LogsOptions {
+            since,
+            until,
+            tail,
+            ..Default::default()
+        };
+        // since is inclusive, until is inclusive, as Docker's Before/After.
+        let o = opts(t("2024-05-06T10:00:02.5Z"), None, None);
+        assert_eq!(printed(&path, &o), "line3\nline4\nline2\n");
+        let o = opts(None, t("2024-05-06T10:00:01.5Z"), None);
+        assert_eq!(printed(&path, &o), "line0\nline1\n");
+        let o = opts(t("2024-05-06T10:00:01Z"), t("2024-05-06T10:00:03Z"), None);
+        assert_eq!(printed(&path, &o), "line1\nline2\n");
+        // --tail picks the last lines first, then the times filter them.
+        let o = opts(None, t("2024-05-06T10:00:03Z"), Some(3));
+        assert_eq!(printed(&path, &o), "line2\n");
+        let o = opts(t("2024-05-06T10:00:00Z"), None, Some(2));
+        assert_eq!(printed(&path, &o), "line3\nline4\n");
+        // A follow whose until has passed ends after the old entries.
+        let o = LogsOptions {
+            follow: true,
+            timestamps: true,
+            until: t("2024-05-06T10:00:00.5Z"),
+            ..Default::default()
+        };
+        let running_forever = &mut || true;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        print_logs(&path, &o, running_forever, &mut out, &mut err).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2024-05-06T10:00:00.5Z line0\n"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The other container verbs: `stop`, `kill`, `restart`, `rm`, `wait`,
-//! `logs`, `inspect`, `exec`, `top`, `pause`, `unpause`, `rename`,
+//! `logs` (`--since`/`--until`/`--tail`/`-t`/`-f`), `inspect`, `exec`, `top`, `pause`, `unpause`, `rename`,
 //! `container prune` — Docker's flags, output and messages.
 
 use std::io::{self, Write};
@@ -12,6 +12,7 @@ use engine::{EngineError, ExecRequest};
 
 use super::containers::{fail, open_engine};
 use super::docker_json_indent;
+use super::timestamp::parse_log_time;
 use crate::template::Template;
 use crate::Globals;
 
@@ -160,6 +161,14 @@ pub struct LogsArgs {
     /// Show timestamps.
     #[arg(short = 't', long)]
     timestamps: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative
+    /// (e.g. 42m for 42 minutes).
+    #[arg(long, value_name = "string", allow_hyphen_values = true)]
+    since: Option<String>,
+    /// Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or
+    /// relative (e.g. 42m for 42 minutes).
+    #[arg(long, value_name = "string", allow_hyphen_values = true)]
+    until: Option<String>,
     /// The container.
     #[arg(value_name = "CONTAINER")]
     container: String,
@@ -167,6 +176,13 @@ pub struct LogsArgs {
 
 /// `berth logs`.
 pub fn logs(g: &Globals, a: LogsArgs) -> Result<()> {
+    let now = chrono::Local::now();
+    let since = parse_log_time("since", a.since.as_deref().unwrap_or(""), now);
+    let until = parse_log_time("until", a.until.as_deref().unwrap_or(""), now);
+    let (since, until) = (
+        since.map_err(anyhow::Error::msg)?,
+        until.map_err(anyhow::Error::msg)?,
+    );
     let engine = open_engine(g).unwrap_or_else(|e| fail(&e));
     let c = engine.find(&a.container).unwrap_or_else(|e| fail(&e));
     let tail = match a.tail.as_str() {
@@ -181,6 +197,8 @@ pub fn logs(g: &Globals, a: LogsArgs) -> Result<()> {
         follow: a.follow,
         tail,
         timestamps: a.timestamps,
+        since,
+        until,
     };
     let id = c.id.clone();
     let mut running = || {
