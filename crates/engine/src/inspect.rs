@@ -76,7 +76,34 @@ pub fn status_text(c: &Container) -> String {
     }
 }
 
+/// A container's disk use, as Docker's `SizeRw` and `SizeRootFs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerSize {
+    /// Bytes in the writable layer (what the container wrote).
+    pub rw: u64,
+    /// The image's layers plus the writable layer.
+    pub root_fs: u64,
+}
+
 impl Engine {
+    /// Sizes files as Docker's overlay2 driver does (regular files and
+    /// symlinks, each hard link once, directories 0); an image or layer
+    /// that is gone counts 0.
+    pub fn container_size(&self, c: &Container) -> ContainerSize {
+        let Ok(image) = c.image_id.parse() else {
+            return ContainerSize::default();
+        };
+        let rw = self
+            .store()
+            .container_rootfs_layout(&image, &c.id)
+            .map_or(0, |l| storage::dir_size(&l.upper));
+        let image = self.store().image(&image).map_or(0, |i| i.size);
+        ContainerSize {
+            rw,
+            root_fs: image + rw,
+        }
+    }
+
     /// The container as `docker inspect` shows it.
     pub fn inspect_json(&self, c: &Container) -> Value {
         let dir = self.container_dir(&c.id);

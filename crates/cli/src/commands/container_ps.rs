@@ -1,18 +1,18 @@
 //! `ps` / `container ls`: Docker's columns, `-a`, `-q`, `--no-trunc`,
-//! `-f status=|name=|label=|id=`, `--format`.
+//! `-f status=|name=|label=|id=`, `--format`, `-s` (SIZE).
 
 use std::io::{self, Write};
 
 use anyhow::{bail, Result};
 use clap::Args;
 use engine::container::{Container, Status};
-use engine::inspect::status_text;
+use engine::inspect::{status_text, ContainerSize};
 use serde_json::{json, Value};
 
 use super::containers::{fail, open_engine};
 use crate::tabwriter;
 use crate::template::Template;
-use crate::units::human_duration;
+use crate::units::{human_duration, human_size};
 use crate::Globals;
 
 /// `berth ps`.
@@ -39,6 +39,9 @@ pub struct PsArgs {
     /// Show the latest created container (includes all states).
     #[arg(short = 'l', long)]
     latest: bool,
+    /// Display total file sizes.
+    #[arg(short = 's', long)]
+    size: bool,
 }
 
 const DEFAULT_TABLE: &str =
@@ -71,7 +74,17 @@ fn ellipsis(s: &str, max: usize) -> String {
     out
 }
 
-fn row(c: &Container, no_trunc: bool) -> Value {
+/// Docker's SIZE: the writable layer, then `(virtual …)` with the image.
+fn size_text(size: ContainerSize) -> String {
+    let rw = human_size(size.rw as f64, 3);
+    if size.root_fs > 0 {
+        format!("{rw} (virtual {})", human_size(size.root_fs as f64, 3))
+    } else {
+        rw
+    }
+}
+
+fn row(c: &Container, no_trunc: bool, size: ContainerSize) -> Value {
     let cmd: Vec<&str> = c
         .config
         .entrypoint
@@ -110,7 +123,7 @@ fn row(c: &Container, no_trunc: bool) -> Value {
         "Ports": "",
         "State": c.state.status.as_str(),
         "Status": status_text(c),
-        "Size": "0B",
+        "Size": size_text(size),
         "Names": c.name,
         "Labels": labels.join(","),
         "Mounts": "",
@@ -182,19 +195,34 @@ pub fn ps(g: &Globals, a: PsArgs) -> Result<()> {
     if let Some(n) = limit {
         all.truncate(n);
     }
-    let rows: Vec<Value> = all.iter().map(|c| row(c, a.no_trunc)).collect();
     let mut out = io::stdout().lock();
     if a.quiet {
-        for r in &rows {
-            writeln!(out, "{}", r["ID"].as_str().unwrap_or_default())?;
+        for c in &all {
+            let id = if a.no_trunc { &c.id } else { c.short_id() };
+            writeln!(out, "{id}")?;
         }
         return Ok(());
     }
     let format = match a.format.as_deref() {
+        None | Some("") | Some("table") if a.size => format!("{DEFAULT_TABLE}\t{{{{.Size}}}}"),
         None | Some("") | Some("table") => DEFAULT_TABLE.to_string(),
         Some("json") => "{{json .}}".to_string(),
         Some(f) => f.to_string(),
     };
+    // As Docker's CLI: a format that shows .Size asks for the sizes too
+    // (walking every writable layer is the cost -s opts into).
+    let sized = a.size || format.contains(".Size");
+    let rows: Vec<Value> = all
+        .iter()
+        .map(|c| {
+            let size = if sized {
+                engine.container_size(c)
+            } else {
+                ContainerSize::default()
+            };
+            row(c, a.no_trunc, size)
+        })
+        .collect();
     let format = format.replace("\\t", "\t").replace("\\n", "\n");
     if let Some(t) = format.strip_prefix("table") {
         let body = t.trim_start();
