@@ -2,6 +2,9 @@
 //! the cgroup2 `cgroup.procs` of the container is never written, on this
 //! hybrid host and in the pure cgroup2 view that bench/runtime.sh makes
 //! (a write would move the task, which waits for an RCU grace period).
+//! Without a cgroup namespace the container's cgroup2 mount is one bind
+//! of its own directory (a fresh cgroup2 mount waits for a grace period
+//! too, and left the host's whole tree underneath the bind).
 
 mod common;
 
@@ -60,7 +63,14 @@ impl Drop for Precreated {
 /// private mount namespace where /sys/fs/cgroup is cgroup2 only.
 fn run_watched(tag: &str, pure_v2: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let env = Env::new(tag, &["cat", "/proc/self/cgroup"]);
+    let env = Env::new(
+        tag,
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/cgroup; grep ' /sys/fs/cgroup[/ ]' /proc/self/mountinfo",
+        ],
+    );
     let cg = env.cgroups_path();
     let root = unified_root();
     let dir = root.join(cg.trim_start_matches('/'));
@@ -105,6 +115,22 @@ fn run_watched(tag: &str, pure_v2: bool) {
     assert!(
         text.lines().any(|l| l == format!("0::{cg}")),
         "init not in {cg}: {text}"
+    );
+
+    // mountinfo: `id parent dev root mountpoint opts ... - type src sopts`.
+    let cg2: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .filter(|f| f.len() > 6 && f.contains(&"cgroup2"))
+        .collect();
+    assert_eq!(cg2.len(), 1, "one cgroup2 mount: {text}");
+    assert_eq!(
+        cg2[0][3], cg,
+        "the mount shows the container's cgroup: {text}"
+    );
+    assert!(
+        cg2[0][5].split(',').any(|o| o == "ro"),
+        "read-only as the spec says: {text}"
     );
 
     // A write to cgroup.procs queues IN_MODIFY before write(2) returns;

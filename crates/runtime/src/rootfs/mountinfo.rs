@@ -1,9 +1,13 @@
-//! A minimal `/proc/self/mountinfo` reader (proc(5)): mount point, fs type
-//! and super options — enough to find the host's cgroup hierarchies.
+//! A minimal `/proc/self/mountinfo` reader (proc(5)): root, mount point,
+//! fs type and super options — enough to find the host's cgroup
+//! hierarchies and which cgroup each mount shows.
 
 /// One mountinfo line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MountInfo {
+    /// The directory of the filesystem the mount shows (for cgroupfs:
+    /// relative to the reader's cgroup namespace root).
+    pub(crate) root: String,
     pub(crate) mount_point: String,
     pub(crate) fs_type: String,
     pub(crate) super_options: String,
@@ -14,12 +18,15 @@ pub(crate) fn parse(text: &str) -> Vec<MountInfo> {
     text.lines()
         .filter_map(|line| {
             let (pre, post) = line.split_once(" - ")?;
-            let mount_point = unescape(pre.split(' ').nth(4)?);
+            let mut pre = pre.split(' ');
+            let root = unescape(pre.nth(3)?);
+            let mount_point = unescape(pre.next()?);
             let mut post = post.split(' ');
             let fs_type = post.next()?.to_string();
             let _source = post.next()?;
             let super_options = post.next().unwrap_or("").to_string();
             Some(MountInfo {
+                root,
                 mount_point,
                 fs_type,
                 super_options,
@@ -54,11 +61,13 @@ mod tests {
     #[test]
     fn parses_cgroup_lines() {
         let text = "35 25 0:30 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:14 - cgroup cgroup rw,cpu,cpuacct\n\
-                    36 25 0:31 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n\
+                    36 25 0:31 /a\\040b /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate\n\
                     37 25 0:32 / /mnt/a\\040b rw - tmpfs tmpfs rw\n";
         let m = parse(text);
         assert_eq!(m.len(), 3);
         assert_eq!(m[0].mount_point, "/sys/fs/cgroup/cpu,cpuacct");
+        assert_eq!(m[0].root, "/");
+        assert_eq!(m[1].root, "/a b");
         assert_eq!(m[0].fs_type, "cgroup");
         assert_eq!(m[0].super_options, "rw,cpu,cpuacct");
         assert_eq!(m[1].fs_type, "cgroup2");
