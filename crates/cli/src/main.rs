@@ -55,7 +55,7 @@ enum Command {
     /// Remove one or more images
     Rmi(images::RmiArgs),
     /// Return low-level information on containers and images
-    Inspect(images::InspectArgs),
+    Inspect(commands::inspect::InspectArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),

@@ -223,7 +223,7 @@ pub struct InspectArgs {
     /// Format output using a custom template.
     #[arg(short = 'f', long, value_name = "string")]
     format: Option<String>,
-    /// Display total file sizes (not computed: 0).
+    /// Display total file sizes.
     #[arg(short = 's', long)]
     size: bool,
     /// Containers.
@@ -231,14 +231,15 @@ pub struct InspectArgs {
     containers: Vec<String>,
 }
 
-/// `berth container inspect`.
+/// `berth container inspect`: Docker's key order for the JSON, a value
+/// for templates.
 pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
     let engine = open_engine(g).unwrap_or_else(|e| fail(&e));
     let mut docs = Vec::new();
     let mut failed = None;
     for n in &a.containers {
         match engine.find(n) {
-            Ok(c) => docs.push(engine.inspect_json(&c)),
+            Ok(c) => docs.push(engine.inspect_doc(&c, a.size)),
             Err(e) => {
                 eprintln!("berth: {e}");
                 failed = Some(e);
@@ -250,7 +251,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
         Some(f) => {
             let tpl = Template::parse(f)?;
             for d in &docs {
-                writeln!(out, "{}", tpl.render(d)?)?;
+                writeln!(out, "{}", tpl.render(&serde_json::to_value(d)?)?)?;
             }
         }
         None => writeln!(out, "{}", docker_json_indent(&docs)?)?,

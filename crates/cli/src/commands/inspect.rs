@@ -4,15 +4,32 @@
 use std::io::{self, Write};
 
 use anyhow::{bail, Result};
+use clap::Args;
 use serde_json::Value;
 
 use super::containers::open_engine;
-use super::images::InspectArgs;
 use super::{docker_json_indent, inspect_doc, open_store};
 use crate::template::Template;
 use crate::Globals;
 
-/// `berth inspect [--type container|image] NAME...`.
+/// `berth inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// Objects to inspect (names or ids).
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+    /// Format output using a custom template ('json' or a Go template).
+    #[arg(short = 'f', long, value_name = "string")]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container.
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Only this type of object (`container` or `image`).
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
+}
+
+/// `berth inspect [-s] [--type container|image] NAME...`.
 pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
     let kind = a.kind.as_deref().unwrap_or("");
     if !matches!(kind, "" | "container" | "image") {
@@ -32,13 +49,13 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
     // Each object as (its Docker-ordered JSON text, its value for templates).
     let mut docs: Vec<(String, Value)> = Vec::new();
     let mut errors = Vec::new();
-    for name in &a.images {
+    for name in &a.names {
         if let Some(c) = engine
             .as_ref()
             .and_then(|e| e.find(name).ok().map(|c| (e, c)))
         {
-            let v = c.0.inspect_json(&c.1);
-            docs.push((docker_json_indent(&v)?, v));
+            let doc = c.0.inspect_doc(&c.1, a.size);
+            docs.push((docker_json_indent(&doc)?, serde_json::to_value(&doc)?));
             continue;
         }
         if kind != "container" {
