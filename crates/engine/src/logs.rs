@@ -116,6 +116,37 @@ impl LogWriter {
     }
 }
 
+impl LogWriter {
+    /// Copies a `-t` container's pty into the log until every slave fd is
+    /// closed (EIO), as Docker does: one `stdout` stream, lines as the
+    /// terminal wrote them (`\r\n`).
+    pub fn pump_pty(&mut self, master: OwnedFd) {
+        let mut pending = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = match nix::unistd::read(&master, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                // EIO: the container and everything it started are gone.
+                Err(_) => break,
+            };
+            pending.extend_from_slice(&buf[..n]);
+            while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=pos).collect();
+                let _ = self.write("stdout", &line);
+            }
+            while pending.len() >= MAX_ENTRY {
+                let chunk: Vec<u8> = pending.drain(..MAX_ENTRY).collect();
+                let _ = self.write("stdout", &chunk);
+            }
+        }
+        if !pending.is_empty() {
+            let _ = self.write("stdout", &pending);
+        }
+    }
+}
+
 /// What `logs` prints.
 #[derive(Debug, Clone, Default)]
 pub struct LogsOptions {
@@ -378,5 +409,32 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "2024-05-06T10:00:00.5Z line0\n"
         );
+    }
+
+    #[test]
+    fn pump_pty_logs_the_terminal_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctr.log");
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let slave = pty.slave;
+        let writer = std::thread::spawn(move || {
+            let mut s = File::from(slave);
+            s.write_all(b"hello\nlast").unwrap();
+            // Dropping the only slave fd makes the master read EIO.
+        });
+        writer.join().unwrap();
+        let mut log = LogWriter::open(&path).unwrap();
+        log.pump_pty(pty.master);
+        let entries: Vec<LogEntry> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let logged: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.stream.as_str(), e.log.as_str()))
+            .collect();
+        // The pty's line discipline turns \n into \r\n, as Docker logs it.
+        assert_eq!(logged, vec![("stdout", "hello\r\n"), ("stdout", "last")]);
     }
 }
