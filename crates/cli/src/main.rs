@@ -89,6 +89,8 @@ enum Command {
     Unpause(ops::PauseArgs),
     /// Rename a container
     Rename(ops::RenameArgs),
+    /// Display a one-shot sample of containers' resource usage statistics
+    Stats(commands::stats::StatsArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -147,6 +149,8 @@ enum ContainerCommand {
     Inspect(ops::InspectArgs),
     /// Remove all stopped containers
     Prune(ops::PruneArgs),
+    /// Display a one-shot sample of containers' resource usage statistics
+    Stats(commands::stats::StatsArgs),
 }
 
 #[derive(Subcommand)]
@@ -238,6 +242,9 @@ fn main() -> ExitCode {
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => ops::rename(&g, a),
         Command::Container(ContainerCommand::Inspect(a)) => ops::inspect(&g, a),
         Command::Container(ContainerCommand::Prune(a)) => ops::prune(&g, a),
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            commands::stats::stats(&g, a)
+        }
         Command::Monitor(a) => containers::monitor(&g, a),
         Command::Commit(a) => commands::changes::commit(&g, a),
         Command::Diff(a) => commands::changes::diff(&g, a),

@@ -10,6 +10,7 @@ pub mod containers;
 mod image_inspect;
 pub mod images;
 pub mod inspect;
+pub mod stats;
 pub mod timestamp;
 pub mod volume;
 

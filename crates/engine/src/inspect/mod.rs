@@ -1,13 +1,15 @@
 //! `inspect` and `ps` views of a container in Docker's shapes: the
 //! inspect document (in [`doc`], Docker's key order), the sizes of
-//! `ps -s`/`inspect -s` and the human STATUS column.
+//! `ps -s`/`inspect -s`, the `stats` samples and the human STATUS column.
 
 mod doc;
+mod stats;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use doc::ContainerDoc;
+pub use stats::StatsSample;
 
 use crate::container::{Container, Status};
 use crate::engine::Engine;
