@@ -157,6 +157,11 @@ impl BlobWriter {
         self.size
     }
 
+    /// The digest of the bytes written so far.
+    pub fn digest(&self) -> Digest {
+        Digest::from_hasher(self.hasher.clone())
+    }
+
     /// Verifies the digest, fsyncs (if the store asks for it) and renames
     /// the blob into place.
     pub fn commit(mut self, expected: Option<&Digest>) -> Result<Digest, BlobError> {

@@ -1,19 +1,23 @@
 //! `load` (docker-archive / OCI archive) and `import` (rootfs tarball).
 //!
 //! `load` makes one streaming pass over the archive, spooling every blob
-//! into the blob store as it passes (the manifest may come last), then
-//! checks the whole archive, then unpacks each image's layers from the
-//! stored blobs (bottom first, verifying diff ids) and only then registers
-//! the image. Memory stays bounded by the small JSON documents.
+//! into the blob store as it passes (the manifest may come last) while a
+//! second thread unpacks each big blob into staging (`ahead`), then checks
+//! the whole archive, then moves each image's layers into place (bottom
+//! first, verifying diff ids; a layer that was not unpacked ahead is
+//! unpacked from its stored blob) and only then registers the image.
+//! Memory stays bounded by the small JSON documents and a few buffers.
 
+use std::collections::HashMap;
 use std::io::Read;
 
+use super::ahead;
 use super::plan::{self, LayerBlob, PlannedImage};
 use super::scan::Scan;
 use super::{config, ArchiveError};
 use crate::digest::Digest;
 use crate::images::NewImage;
-use crate::layers::{chain_ids, UnpackOptions};
+use crate::layers::{chain_ids, Prestaged, UnpackOptions};
 use crate::reference::Reference;
 use crate::store::Store;
 
@@ -48,7 +52,14 @@ fn load_all<R: Read>(
     reader: R,
     created: &mut Vec<Digest>,
 ) -> Result<Vec<LoadedImage>, ArchiveError> {
-    let scan = Scan::read(store.blobs(), reader, created)?;
+    // Unpacked-ahead layers not used below are dropped with `staged`,
+    // which removes their staging directories (also on every error).
+    let (scan, mut staged) = std::thread::scope(|s| {
+        let (mut ahead, worker) = ahead::start(s, store.tmp_dir());
+        let scan = Scan::read(store.blobs(), reader, created, Some(&mut ahead));
+        (scan, worker.finish(ahead))
+    });
+    let scan = scan?;
     let images = plan::plan(&scan)?;
     for img in &images {
         if img.layers.len() != img.diff_ids.len() {
@@ -62,7 +73,7 @@ fn load_all<R: Read>(
     drop(scan);
     let mut out = Vec::new();
     for img in images {
-        out.push(load_image(store, img, created)?);
+        out.push(load_image(store, img, created, &mut staged)?);
     }
     Ok(out)
 }
@@ -88,6 +99,7 @@ fn load_image(
     store: &Store,
     img: PlannedImage,
     created: &mut Vec<Digest>,
+    staged: &mut HashMap<Digest, Prestaged>,
 ) -> Result<LoadedImage, ArchiveError> {
     let id = Digest::of_bytes(&img.config);
     let chains = chain_ids(&img.diff_ids);
@@ -108,8 +120,9 @@ fn load_image(
             .then(|| store.layer(chain))
             .transpose()?;
         if existing.as_ref().is_none_or(|l| l.blob_digest.is_none()) {
-            let unpacked = store
-                .unpack_layer(
+            let unpacked = match staged.remove(&blob) {
+                Some(p) => store.commit_prestaged(p, &blob, parent.as_ref(), diff_id),
+                None => store.unpack_layer(
                     store.open_blob(&blob)?,
                     &UnpackOptions {
                         parent: parent.clone(),
@@ -117,8 +130,9 @@ fn load_image(
                         expected_diff_id: Some(diff_id.clone()),
                         store_blob: false,
                     },
-                )
-                .map_err(|e| diff_id_error(e, &id, &layer.name))?;
+                ),
+            }
+            .map_err(|e| diff_id_error(e, &id, &layer.name))?;
             if unpacked.blob_digest.is_none() {
                 store.set_layer_blob(chain, &blob, unpacked.compression)?;
             }

@@ -8,6 +8,7 @@
 //! complete layers and blobs already stored stay unreferenced until
 //! `image prune` (so a retried load does not redo them).
 
+mod ahead;
 mod changes;
 mod config;
 pub mod formats;

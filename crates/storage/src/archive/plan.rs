@@ -76,7 +76,7 @@ fn small<'a>(scan: &'a Scan, what: &str, path: &str) -> Result<&'a [u8], Archive
 
 /// The digest an archive path names: `blobs/sha256/<hex>`, `<hex>.json`,
 /// `<hex>.tar`, `<hex>/layer.tar`.
-fn digest_in_path(path: &str) -> Option<Digest> {
+pub(super) fn digest_in_path(path: &str) -> Option<Digest> {
     if let Some(hex) = path.strip_prefix("blobs/sha256/") {
         return Digest::from_hex(hex).ok();
     }

@@ -1,15 +1,18 @@
 //! The single streaming pass over an archive: small JSON documents are kept
 //! in memory, every other regular file is streamed into the blob store as it
 //! passes (so `manifest.json` may come last and no layer is ever held in
-//! memory), and links between entries are remembered.
+//! memory), and links between entries are remembered. Big entries are also
+//! handed to the unpack-ahead thread (see `ahead`) as they pass.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Component, Path};
 
+use super::ahead::{Ahead, Feed, CHUNK};
+use super::plan::digest_in_path;
 use super::ArchiveError;
 use crate::blobs::BlobStore;
-use crate::digest::{Digest, HashingReader};
+use crate::digest::Digest;
 
 /// Entries up to this size are kept in memory (manifests, configs,
 /// indexes, `VERSION` files, tiny layers) while [`MEMORY_BUDGET`] lasts;
@@ -46,13 +49,15 @@ pub(crate) enum Source<'a> {
 }
 
 impl Scan {
-    /// Reads the whole archive from `reader`.
+    /// Reads the whole archive from `reader`, feeding big entries to
+    /// `ahead` if given.
     /// Blobs it adds to the store (not there before) are pushed to
     /// `created`, also when it fails, so the caller can clean them up.
     pub(crate) fn read<R: Read>(
         blobs: &BlobStore,
         reader: R,
         created: &mut Vec<Digest>,
+        mut ahead: Option<&mut Ahead>,
     ) -> Result<Scan, ArchiveError> {
         let mut scan = Scan::default();
         let mut ar = tar::Archive::new(reader);
@@ -100,10 +105,15 @@ impl Scan {
                     scan.small.insert(path, buf);
                     continue;
                 }
-                let d = store_blob(blobs, &path, &buf[..], size, created)?;
+                let d = store_blob(blobs, &path, &buf[..], size, created, None)?;
                 scan.stored.insert(path, (d, size));
             } else {
-                let d = store_blob(blobs, &path, &mut e, size, created)?;
+                // A blob the store already has is most likely a layer loaded
+                // before: unpacking it ahead would be wasted (if it is
+                // needed after all, load unpacks it from the store).
+                let known = digest_hint(&path).is_some_and(|d| blobs.has(&d));
+                let ahead = ahead.as_deref_mut().filter(|_| !known);
+                let d = store_blob(blobs, &path, &mut e, size, created, ahead)?;
                 scan.stored.insert(path, (d, size));
             }
         }
@@ -139,26 +149,72 @@ impl Scan {
     }
 }
 
-/// Streams one entry of `size` bytes into the blob store, noting
-/// whether the blob is new.
+/// Streams one entry of `size` bytes into the blob store (and to the
+/// unpack-ahead thread, if given), noting whether the blob is new.
 fn store_blob<R: Read>(
     blobs: &BlobStore,
     path: &str,
     data: R,
     size: u64,
     created: &mut Vec<Digest>,
+    mut ahead: Option<&mut Ahead>,
 ) -> Result<Digest, ArchiveError> {
     let mut w = blobs.writer()?;
-    let mut r = HashingReader::new(data.take(size));
-    let n = io::copy(&mut r, &mut w).map_err(ArchiveError::Read)?;
+    let mut feed: Option<Feed> = ahead.as_deref_mut().map(|a| a.begin());
+    let mut data = data.take(size);
+    let mut own = Vec::new();
+    let mut n = 0u64;
+    loop {
+        let mut buf = match &ahead {
+            Some(a) => a.buffer(),
+            None => std::mem::take(&mut own),
+        };
+        buf.resize(CHUNK, 0);
+        let k = read_full(&mut data, &mut buf).map_err(ArchiveError::Read)?;
+        if k == 0 {
+            break;
+        }
+        buf.truncate(k);
+        w.write_all(&buf).map_err(ArchiveError::Read)?;
+        n += k as u64;
+        match &mut feed {
+            Some(f) => f.send(buf),
+            None => own = buf,
+        }
+    }
     check_len(path, n, size)?;
-    let (d, _) = r.finish();
+    let d = w.digest();
+    if let (Some(a), Some(f)) = (ahead, feed) {
+        a.end(f, &d);
+    }
     let existed = blobs.has(&d);
     w.commit(Some(&d))?;
     if !existed {
         created.push(d.clone());
     }
     Ok(d)
+}
+
+/// The digest an entry's path suggests: `blobs/sha256/<hex>`, `<hex>.tar`,
+/// or `<hex>/layer.tar` (Docker before 25 names that directory by a v1 id,
+/// which tools that write the digest there reuse). Only a hint: a wrong one
+/// merely costs the head start.
+fn digest_hint(path: &str) -> Option<Digest> {
+    digest_in_path(path).or_else(|| Digest::from_hex(path.strip_suffix("/layer.tar")?).ok())
+}
+
+/// Reads until `buf` is full or the stream ends; returns the bytes read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn check_len(path: &str, got: u64, want: u64) -> Result<(), ArchiveError> {
@@ -217,5 +273,55 @@ mod tests {
         assert!(looks_like_json(b"[{}]"));
         assert!(!looks_like_json(b"\x1f\x8b\x08"));
         assert!(!looks_like_json(b""));
+    }
+}
+
+#[cfg(test)]
+mod feed_tests {
+    use super::*;
+    use crate::archive::ahead;
+    use crate::store::Store;
+
+    fn tar_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, name, &data[..]).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    /// Scans `archive` with an unpack-ahead worker; returns the digests
+    /// it staged.
+    fn staged(store: &Store, archive: &[u8]) -> Vec<Digest> {
+        let mut created = Vec::new();
+        std::thread::scope(|s| {
+            let (mut a, worker) = ahead::start(s, store.tmp_dir());
+            Scan::read(store.blobs(), archive, &mut created, Some(&mut a)).unwrap();
+            worker.finish(a).into_keys().collect()
+        })
+    }
+
+    #[test]
+    fn big_entries_are_unpacked_ahead_unless_already_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let layer = tar_of(&[("big", vec![3u8; (SMALL_MAX + 1) as usize])]);
+        let small = tar_of(&[("small", vec![4u8; 10])]);
+        let d = Digest::of_bytes(&layer);
+        let archive = tar_of(&[
+            (&format!("{}/layer.tar", d.hex()), layer.clone()),
+            ("small/layer.tar", small),
+            ("manifest.json", b"[]".to_vec()),
+        ]);
+        assert_eq!(staged(&store, &archive), std::slice::from_ref(&d));
+        // The blob is now stored: a second load gets no head start.
+        assert!(store.blobs().has(&d));
+        assert_eq!(staged(&store, &archive), Vec::<Digest>::new());
     }
 }

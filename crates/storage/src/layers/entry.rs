@@ -43,12 +43,14 @@ pub(super) struct Unpacker<'a> {
     /// the cached parent.
     invalidated: bool,
     buf: Vec<u8>,
+    /// What a file created by this process gets without chown/chmod.
+    pub(super) creds: super::metadata::Creds,
 }
 
 impl<'a> Unpacker<'a> {
     /// An unpacker writing into the (empty) directory `dest`.
     pub(super) fn new(dest: &Path, label: &'a str) -> Result<Unpacker<'a>, LayerError> {
-        let root = File::open(dest)
+        let root: OwnedFd = File::open(dest)
             .map_err(|source| LayerError::Io {
                 layer: label.to_string(),
                 op: "open",
@@ -56,7 +58,9 @@ impl<'a> Unpacker<'a> {
                 source,
             })?
             .into();
+        let creds = super::metadata::Creds::of_process(&root);
         Ok(Unpacker {
+            creds,
             root,
             label,
             dirs: Vec::new(),
@@ -144,6 +148,7 @@ impl<'a> Unpacker<'a> {
                 .try_clone()
                 .map_err(|er| self.io_err("open", &raw, er))?;
             self.set_fd_meta(&root, &meta, &raw)?;
+            self.creds.note_dir(&meta);
             self.dirs.push((PathBuf::from("."), meta.mtime));
             return Ok(0);
         };
@@ -197,6 +202,7 @@ impl<'a> Unpacker<'a> {
                 )
                 .map_err(|er| self.io_err("open", raw, er))?;
                 self.set_fd_meta(&fd, meta, raw)?;
+                self.creds.note_dir(meta);
                 self.dirs.push((join(comps), meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous => {
@@ -205,10 +211,14 @@ impl<'a> Unpacker<'a> {
                     | OFlag::O_EXCL
                     | OFlag::O_NOFOLLOW
                     | OFlag::O_CLOEXEC;
-                let fd = match openat(parent, name, flags, Mode::from_bits_truncate(0o600)) {
+                // Most files can be created with their final owner and mode
+                // at once, saving a chown and a chmod per file.
+                let done = self.creds.creates_as(meta);
+                let mode = Mode::from_bits_truncate(if done { meta.mode } else { 0o600 });
+                let fd = match openat(parent, name, flags, mode) {
                     Err(Errno::EEXIST) => {
                         self.replace_existing(parent, name, false, raw)?;
-                        openat(parent, name, flags, Mode::from_bits_truncate(0o600))
+                        openat(parent, name, flags, mode)
                     }
                     r => r,
                 }
@@ -241,7 +251,11 @@ impl<'a> Unpacker<'a> {
                         String::from_utf8_lossy(raw)
                     )));
                 }
-                self.set_fd_meta(&file, meta, raw)?;
+                if done {
+                    self.set_fd_xattrs(&file, meta, raw)?;
+                } else {
+                    self.set_fd_meta(&file, meta, raw)?;
+                }
                 futimens(&file, &meta.mtime, &meta.mtime)
                     .map_err(|er| self.io_err("set times of", raw, er))?;
                 size = want;

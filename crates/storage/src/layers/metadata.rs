@@ -18,6 +18,8 @@ use super::LayerError;
 
 /// Namespace of overlayfs's private xattrs.
 const OVERLAY_XATTR_PREFIX: &str = "trusted.overlay.";
+/// A directory's default ACL, which new files inherit instead of the umask.
+const DEFAULT_ACL_XATTR: &str = "system.posix_acl_default";
 /// PAX records carrying xattrs (GNU tar, Docker, podman).
 const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
 
@@ -102,6 +104,16 @@ impl Unpacker<'_> {
         fchown(fd, Some(Uid::from_raw(m.uid)), Some(Gid::from_raw(m.gid)))
             .map_err(|er| self.io_err("chown", raw, er))?;
         fchmod(fd, Mode::from_bits_truncate(m.mode)).map_err(|er| self.io_err("chmod", raw, er))?;
+        self.set_fd_xattrs(fd, m, raw)
+    }
+
+    /// The entry's xattrs, via an fd.
+    pub(super) fn set_fd_xattrs(
+        &self,
+        fd: &impl AsFd,
+        m: &Meta,
+        raw: &[u8],
+    ) -> Result<(), LayerError> {
         for (k, v) in &m.xattrs {
             rustix::fs::fsetxattr(fd, k.as_str(), v, XattrFlags::empty())
                 .map_err(|er| self.io_err("set xattr on", raw, io::Error::from(er)))?;
@@ -156,6 +168,73 @@ impl Unpacker<'_> {
         )
         .map_err(|er| self.io_err("set times of", raw, er))
     }
+}
+
+/// The owner and mode a file created by this process gets on its own, so
+/// that the chown and chmod can be skipped when they would change nothing.
+pub(crate) struct Creds {
+    uid: u32,
+    gid: u32,
+    /// The process umask; `None` if it could not be read (always chmod).
+    umask: Option<u32>,
+    /// Some directory of the layer is setgid (a new file may take its
+    /// group instead of ours) or has a default ACL (which replaces the
+    /// umask): always chown and chmod from then on.
+    inheriting_dir: bool,
+}
+
+impl Creds {
+    /// This process's credentials and umask; `root` is the layer directory
+    /// (which hands down its group or default ACL too).
+    pub(super) fn of_process(root: &OwnedFd) -> Creds {
+        let setgid = nix::sys::stat::fstat(root)
+            .map(|st| st.st_mode & libc::S_ISGID != 0)
+            .unwrap_or(true);
+        // A zero-length read asks only whether the attribute exists.
+        let acl = !matches!(
+            rustix::fs::fgetxattr(root, DEFAULT_ACL_XATTR, &mut [0u8; 0]),
+            Err(rustix::io::Errno::NODATA)
+        );
+        Creds {
+            // fsuid/fsgid decide a new file's owner; they follow the
+            // effective ids unless changed with setfsuid, which berth
+            // never does.
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            umask: read_umask(),
+            inheriting_dir: setgid || acl,
+        }
+    }
+
+    /// Records a directory's metadata as it is applied.
+    pub(super) fn note_dir(&mut self, m: &Meta) {
+        if m.mode & libc::S_ISGID != 0 || m.xattrs.iter().any(|(k, _)| k == DEFAULT_ACL_XATTR) {
+            self.inheriting_dir = true;
+        }
+    }
+
+    /// Whether a file created with `open(O_CREAT, m.mode)` already has
+    /// `m`'s owner and mode: only permission bits (no setuid, setgid or
+    /// sticky, which chown would have to come before), none of them masked
+    /// by the umask, and the owner this process creates files as.
+    pub(super) fn creates_as(&self, m: &Meta) -> bool {
+        let Some(umask) = self.umask else {
+            return false;
+        };
+        m.mode & !0o777 == 0
+            && m.mode & umask == 0
+            && m.uid == self.uid
+            && m.gid == self.gid
+            && !self.inheriting_dir
+    }
+}
+
+/// The umask, from `/proc/self/status` (the umask syscall can only read it
+/// by changing it, which would race other threads creating files).
+fn read_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let v = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(v.trim(), 8).ok()
 }
 
 /// PAX time: decimal seconds with an optional fraction ("1700000000.5").

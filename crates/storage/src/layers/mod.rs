@@ -11,6 +11,7 @@ mod chain;
 mod compression;
 mod entry;
 mod metadata;
+mod prestage;
 mod safe_path;
 mod unpack;
 
@@ -20,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use chain::{chain_id, chain_ids};
 pub use compression::Compression;
+pub(crate) use prestage::{prestage, Prestaged};
 use rusqlite::{params, OptionalExtension};
 pub use unpack::dir_size;
 

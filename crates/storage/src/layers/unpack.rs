@@ -48,11 +48,11 @@ impl<R: Read> Read for Watch<R> {
 }
 
 /// What one pass over the stream produced.
-struct Pass {
-    compression: Compression,
-    blob: (Digest, u64),
-    diff_id: Digest,
-    size: u64,
+pub(super) struct Pass {
+    pub(super) compression: Compression,
+    pub(super) blob: (Digest, u64),
+    pub(super) diff_id: Digest,
+    pub(super) size: u64,
 }
 
 pub(super) fn unpack_layer<R: Read>(
@@ -103,6 +103,7 @@ pub(super) fn unpack_layer<R: Read>(
         blob.as_mut(),
         staging.as_ref().map(|s| s.path().join("diff")).as_deref(),
         &label,
+        None,
     )?;
     verify(
         &label,
@@ -123,25 +124,8 @@ pub(super) fn unpack_layer<R: Read>(
         None => None,
     };
 
-    if let Some(mut s) = staging {
-        // With fsync, make the layer durable before it becomes visible: a
-        // layer path that exists is then complete even after a power cut.
-        if store.options().fsync {
-            nix::unistd::syncfs(s.file()).map_err(|e| io_err("syncfs", s.path())(e.into()))?;
-        }
-        let dst = store.layers_dir().join(chain.hex());
-        // A failed rename means another process put the same layer in
-        // place first (share it; the StagingDir removes ours) — unless it
-        // was removed again meanwhile, then ours takes its place.
-        let mut attempt = fs::rename(s.path(), &dst);
-        if attempt.is_err() && !dst.exists() {
-            attempt = fs::rename(s.path(), &dst);
-        }
-        match attempt {
-            Ok(()) => s.keep(),
-            Err(e) if dst.join("diff").is_dir() => drop(e),
-            Err(e) => return Err(io_err("rename into place", &dst)(e)),
-        }
+    if let Some(s) = staging {
+        place(store, s, &chain, &label)?;
     }
 
     let size = match existing {
@@ -167,6 +151,43 @@ pub(super) fn unpack_layer<R: Read>(
     store.layer_record(&chain)
 }
 
+/// Renames a complete, verified staging directory into `layers/<chain>`.
+/// With fsync the layer is made durable first: a layer path that exists is
+/// then complete even after a power cut.
+pub(super) fn place(
+    store: &Store,
+    mut s: StagingDir,
+    chain: &Digest,
+    label: &str,
+) -> Result<(), LayerError> {
+    let io_err = |op: &'static str, path: &Path| {
+        let (layer, path) = (label.to_string(), path.display().to_string());
+        move |source| LayerError::Io {
+            layer,
+            op,
+            path,
+            source,
+        }
+    };
+    if store.options().fsync {
+        nix::unistd::syncfs(s.file()).map_err(|e| io_err("syncfs", s.path())(e.into()))?;
+    }
+    let dst = store.layers_dir().join(chain.hex());
+    // A failed rename means another process put the same layer in place
+    // first (share it; the StagingDir removes ours) — unless it was removed
+    // again meanwhile, then ours takes its place.
+    let mut attempt = fs::rename(s.path(), &dst);
+    if attempt.is_err() && !dst.exists() {
+        attempt = fs::rename(s.path(), &dst);
+    }
+    match attempt {
+        Ok(()) => s.keep(),
+        Err(e) if dst.join("diff").is_dir() => drop(e),
+        Err(e) => return Err(io_err("rename into place", &dst)(e)),
+    }
+    Ok(())
+}
+
 /// Bytes held by the files below `dir` (symlinks count their target's
 /// length), each inode once: Docker's `directory.Size`, used for layer and
 /// volume sizes alike.
@@ -189,7 +210,7 @@ pub fn dir_size(dir: &Path) -> u64 {
     total
 }
 
-fn verify(
+pub(super) fn verify(
     label: &str,
     what: &'static str,
     expected: Option<&Digest>,
@@ -206,14 +227,20 @@ fn verify(
     }
 }
 
-/// Reads the whole stream once, unpacking into `dest` if given.
-fn run_pass<R: Read>(
+/// Reads the whole stream once, unpacking into `dest` if given. With
+/// `known_blob` (the stream's digest, computed by whoever produced it) the
+/// raw bytes are only counted, not hashed a second time.
+pub(super) fn run_pass<R: Read>(
     reader: R,
     blob: Option<&mut BlobWriter>,
     dest: Option<&Path>,
     label: &str,
+    known_blob: Option<&Digest>,
 ) -> Result<Pass, LayerError> {
-    let mut raw = HashingReader::new(reader);
+    let mut raw = match known_blob {
+        Some(_) => HashingReader::counting(reader),
+        None => HashingReader::new(reader),
+    };
     let mut tee = Tee {
         inner: &mut raw,
         out: blob,
@@ -271,7 +298,11 @@ fn run_pass<R: Read>(
     io::copy(&mut diff, &mut io::sink()).map_err(|e| read_err(compression, e))?;
     let (diff_id, _) = diff.finish_opt();
     io::copy(&mut tee, &mut io::sink()).map_err(|e| read_err(compression, e))?;
-    let blob = raw.finish();
+    let blob = match (raw.finish_opt(), known_blob) {
+        ((Some(d), n), _) => (d, n),
+        ((None, n), Some(d)) => (d.clone(), n),
+        ((None, n), None) => (Digest::of_bytes(b""), n),
+    };
     Ok(Pass {
         compression,
         diff_id: diff_id.unwrap_or_else(|| blob.0.clone()),
@@ -280,7 +311,7 @@ fn run_pass<R: Read>(
     })
 }
 
-fn record(store: &Store, l: &Layer) -> Result<(), LayerError> {
+pub(super) fn record(store: &Store, l: &Layer) -> Result<(), LayerError> {
     store.db().write(|tx| -> Result<(), LayerError> {
         tx.execute(
             "INSERT INTO layers (chain_id, diff_id, parent, size, blob_digest, blob_size, compression, created_at)

@@ -1,0 +1,264 @@
+//! Unpack-ahead: while the scan streams an archive's big entries into the
+//! blob store (reading, hashing, writing the blob), a second thread
+//! unpacks the same bytes as a layer into staging, so `load` needs no
+//! second pass over the stored blobs and uses both cores. The manifest
+//! that says which entries are layers may come last, so every big entry
+//! is tried; one that is not a tar (or is refused) is simply dropped and,
+//! if it does turn out to be a layer, unpacked again from its stored blob,
+//! which reports the error with its name.
+//!
+//! The bytes travel in a few fixed-size buffers over a bounded channel and
+//! come back through a return channel, so memory stays flat whatever the
+//! archive's size.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use crate::digest::Digest;
+use crate::layers::{prestage, Prestaged};
+
+/// Bytes per buffer handed to the unpacker.
+pub(super) const CHUNK: usize = 256 * 1024;
+/// Buffers queued per entry before the scan waits for the unpacker.
+const DEPTH: usize = 4;
+
+enum Msg {
+    Data(Vec<u8>),
+    /// The entry is complete; a stream that ends without it was aborted.
+    End,
+}
+
+/// One entry to unpack: its bytes arrive on `rx`.
+struct Job {
+    id: usize,
+    rx: Receiver<Msg>,
+}
+
+/// The scan's side: starts an entry, feeds it, names it by digest.
+pub(super) struct Ahead {
+    jobs: Sender<Job>,
+    /// Buffers the unpacker is done with.
+    spare: Receiver<Vec<u8>>,
+    /// The blob digest of each started entry, once fed completely.
+    digests: Vec<Option<Digest>>,
+}
+
+/// The unpacker thread; [`Worker::finish`] collects what it staged.
+pub(super) struct Worker<'s> {
+    handle: ScopedJoinHandle<'s, Vec<(usize, Prestaged)>>,
+}
+
+/// Starts the unpacker thread on `scope`, staging into `tmp`.
+pub(super) fn start<'s, 'e>(scope: &'s Scope<'s, 'e>, tmp: PathBuf) -> (Ahead, Worker<'s>) {
+    let (jobs_tx, jobs_rx) = channel::<Job>();
+    let (spare_tx, spare_rx) = channel::<Vec<u8>>();
+    let handle = scope.spawn(move || {
+        let mut out = Vec::new();
+        for job in jobs_rx {
+            let reader = ChanReader {
+                rx: job.rx,
+                cur: Vec::new(),
+                pos: 0,
+                ended: false,
+                spare: spare_tx.clone(),
+            };
+            // A failure only means this entry is not (usable as) a layer;
+            // the reader is dropped, which tells the scan to stop feeding.
+            if let Ok(p) = prestage(&tmp, reader) {
+                out.push((job.id, p));
+            }
+        }
+        out
+    });
+    let ahead = Ahead {
+        jobs: jobs_tx,
+        spare: spare_rx,
+        digests: Vec::new(),
+    };
+    (ahead, Worker { handle })
+}
+
+impl Ahead {
+    /// Starts a new entry.
+    pub(super) fn begin(&mut self) -> Feed {
+        let (tx, rx) = sync_channel(DEPTH);
+        let id = self.digests.len();
+        self.digests.push(None);
+        let alive = self.jobs.send(Job { id, rx }).is_ok();
+        Feed {
+            id,
+            tx: alive.then_some(tx),
+        }
+    }
+
+    /// A buffer of [`CHUNK`] bytes capacity, recycled when possible (its
+    /// old contents are left for the caller to overwrite: no memset).
+    pub(super) fn buffer(&self) -> Vec<u8> {
+        self.spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
+    }
+
+    /// Marks the entry as completely fed, with the digest of its bytes.
+    pub(super) fn end(&mut self, mut feed: Feed, digest: &Digest) {
+        if let Some(tx) = feed.tx.take() {
+            if tx.send(Msg::End).is_ok() {
+                self.digests[feed.id] = Some(digest.clone());
+            }
+        }
+    }
+}
+
+/// One entry being fed to the unpacker.
+pub(super) struct Feed {
+    id: usize,
+    /// `None` once the unpacker gave up on the entry.
+    tx: Option<SyncSender<Msg>>,
+}
+
+impl Feed {
+    /// Hands `buf` to the unpacker (waits while it is [`DEPTH`] behind).
+    pub(super) fn send(&mut self, buf: Vec<u8>) {
+        if let Some(tx) = &self.tx {
+            if tx.send(Msg::Data(buf)).is_err() {
+                self.tx = None;
+            }
+        }
+    }
+}
+
+impl Worker<'_> {
+    /// Waits for the unpacker (`ahead` is consumed: no more entries) and
+    /// returns the completely fed entries it staged, by blob digest.
+    pub(super) fn finish(self, ahead: Ahead) -> HashMap<Digest, Prestaged> {
+        let Ahead { jobs, digests, .. } = ahead;
+        drop(jobs);
+        // A panic in the unpacker loses only the head start.
+        let staged = self.handle.join().unwrap_or_default();
+        let mut out = HashMap::new();
+        for (id, p) in staged {
+            if let Some(Some(d)) = digests.get(id) {
+                out.entry(d.clone()).or_insert(p);
+            }
+        }
+        out
+    }
+}
+
+/// The unpacker's view of an entry's byte stream.
+struct ChanReader {
+    rx: Receiver<Msg>,
+    cur: Vec<u8>,
+    pos: usize,
+    /// `End` was received: every later read is end of stream.
+    ended: bool,
+    spare: Sender<Vec<u8>>,
+}
+
+impl Read for ChanReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            let next = match self.rx.recv() {
+                Ok(Msg::Data(b)) => b,
+                Ok(Msg::End) => {
+                    self.ended = true;
+                    return Ok(0);
+                }
+                Err(_) => return Err(io::Error::other("archive entry was not read to its end")),
+            };
+            let done = std::mem::replace(&mut self.cur, next);
+            self.pos = 0;
+            if done.capacity() > 0 {
+                let _ = self.spare.send(done);
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn feed_all(ahead: &mut Ahead, data: &[u8], end: bool) -> Digest {
+        let mut f = ahead.begin();
+        for c in data.chunks(CHUNK / 3) {
+            let mut b = ahead.buffer();
+            b.clear();
+            b.extend_from_slice(c);
+            f.send(b);
+        }
+        let d = Digest::of_bytes(data);
+        if end {
+            ahead.end(f, &d);
+        }
+        d
+    }
+
+    fn tar_with(name: &str, len: usize) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(len as u64);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        b.append_data(&mut h, name, &vec![7u8; len][..]).unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn stages_complete_entries_only_and_commits_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let layer = tar_with("f", 3 * CHUNK);
+        let other = tar_with("g", 10);
+        let staged = std::thread::scope(|s| {
+            let (mut ahead, worker) = start(s, store.tmp_dir());
+            let d = feed_all(&mut ahead, &layer, true);
+            // Fed but aborted (the scan failed mid-entry): not staged.
+            feed_all(&mut ahead, &other, false);
+            // Not a tar: refused by the unpacker, not staged.
+            feed_all(&mut ahead, &[1u8; 5000], true);
+            let staged = worker.finish(ahead);
+            assert_eq!(staged.keys().collect::<Vec<_>>(), [&d]);
+            staged
+        });
+        let d = Digest::of_bytes(&layer);
+        let mut staged = staged;
+        let p = staged.remove(&d).unwrap();
+        let l = store.commit_prestaged(p, &d, None, &d).unwrap();
+        assert_eq!(l.diff_id, d);
+        assert_eq!(
+            std::fs::read(store.layer_path(&l.chain_id).join("f")).unwrap(),
+            vec![7u8; 3 * CHUNK]
+        );
+        assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn dropping_staged_layers_removes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let layer = tar_with("f", 100);
+        let staged = std::thread::scope(|s| {
+            let (mut ahead, worker) = start(s, store.tmp_dir());
+            feed_all(&mut ahead, &layer, true);
+            worker.finish(ahead)
+        });
+        assert_eq!(staged.len(), 1);
+        assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 1);
+        drop(staged);
+        assert_eq!(std::fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+}
