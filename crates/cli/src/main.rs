@@ -89,7 +89,7 @@ enum Command {
     Unpause(ops::PauseArgs),
     /// Rename a container
     Rename(ops::RenameArgs),
-    /// Display a one-shot sample of containers' resource usage statistics
+    /// Display a live stream of container(s) resource usage statistics
     Stats(commands::stats::StatsArgs),
     /// Manage containers
     #[command(subcommand)]
@@ -149,7 +149,7 @@ enum ContainerCommand {
     Inspect(ops::InspectArgs),
     /// Remove all stopped containers
     Prune(ops::PruneArgs),
-    /// Display a one-shot sample of containers' resource usage statistics
+    /// Display a live stream of container(s) resource usage statistics
     Stats(commands::stats::StatsArgs),
 }
 

@@ -1,13 +1,13 @@
-//! `berth stats --no-stream`: Docker's one-shot resource table (CPU %,
-//! MEM USAGE / LIMIT, MEM %, NET I/O, BLOCK I/O, PIDS) from each
-//! container's cgroup. As Docker's daemon, two samples a second apart so
-//! that CPU % covers that second. Streaming (without `--no-stream`) is not
-//! implemented and says so.
+//! `berth stats`: Docker's resource table (CPU %, MEM USAGE / LIMIT,
+//! MEM %, NET I/O, BLOCK I/O, PIDS) from each container's cgroup, once
+//! with `--no-stream` or refreshed every second. As Docker's daemon, CPU %
+//! is over the second between two samples.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 use engine::container::{Container, Status};
 use engine::inspect::StatsSample;
@@ -89,53 +89,26 @@ fn is_running(c: &Container) -> bool {
     matches!(c.state.status, Status::Running | Status::Paused)
 }
 
-/// `berth stats --no-stream`.
-pub fn stats(g: &Globals, a: StatsArgs) -> Result<()> {
-    if !a.no_stream {
-        bail!("stats: streaming is not implemented; use --no-stream");
-    }
-    let engine = open_engine(g).unwrap_or_else(|e| fail(&e));
-    // (what to call it, the container)
-    let targets: Vec<(String, Container)> = if a.containers.is_empty() {
+/// The containers to show, each with what to call it (`.Container`): the
+/// name given, or the short id when listing; re-read on every refresh.
+fn targets(engine: &engine::Engine, a: &StatsArgs) -> Vec<(String, Container)> {
+    if a.containers.is_empty() {
         let mut all = engine.list().unwrap_or_else(|e| fail(&e));
         all.retain(|c| a.all || is_running(c));
-        all.into_iter()
+        return all
+            .into_iter()
             .map(|c| (c.short_id().to_string(), c))
-            .collect()
-    } else {
-        a.containers
-            .iter()
-            .map(|n| (n.clone(), engine.find(n).unwrap_or_else(|e| fail(&e))))
-            .collect()
-    };
-    let sample = |c: &Container| {
-        if is_running(c) {
-            // A container that stopped since it was listed shows zeros.
-            engine.stats_sample(c).unwrap_or_default()
-        } else {
-            StatsSample::default()
-        }
-    };
-    let first: Vec<StatsSample> = targets.iter().map(|(_, c)| sample(c)).collect();
-    if targets.iter().any(|(_, c)| is_running(c)) {
-        std::thread::sleep(Duration::from_secs(1));
+            .collect();
     }
-    let rows: Vec<Value> = targets
+    a.containers
         .iter()
-        .zip(&first)
-        .map(|((label, c), before)| {
-            let now = sample(c);
-            row(label, c, a.no_trunc, &now, now.cpu_percent(before))
-        })
-        .collect();
+        .map(|n| (n.clone(), engine.find(n).unwrap_or_else(|e| fail(&e))))
+        .collect()
+}
 
-    let format = match a.format.as_deref() {
-        None | Some("") | Some("table") => DEFAULT_TABLE.to_string(),
-        Some("json") => "{{json .}}".to_string(),
-        Some(f) => f.to_string(),
-    };
-    let format = format.replace("\\t", "\t").replace("\\n", "\n");
-    let mut out = io::stdout().lock();
+/// The table (or one line per container) for `format`.
+fn render(format: &str, rows: &[Value]) -> Result<String> {
+    let mut text = String::new();
     if let Some(t) = format.strip_prefix("table") {
         let tpl = Template::parse(t.trim_start())?;
         let headers = Value::Object(
@@ -145,17 +118,75 @@ pub fn stats(g: &Globals, a: StatsArgs) -> Result<()> {
                 .collect(),
         );
         let mut lines = vec![tpl.render(&headers)?];
-        for r in &rows {
+        for r in rows {
             lines.push(tpl.render(r)?);
         }
-        out.write_all(tabwriter::align(&lines).as_bytes())?;
+        text.push_str(&tabwriter::align(&lines));
     } else {
-        let tpl = Template::parse(&format)?;
-        for r in &rows {
-            writeln!(out, "{}", tpl.render(r)?)?;
+        let tpl = Template::parse(format)?;
+        for r in rows {
+            text.push_str(&tpl.render(r)?);
+            text.push('\n');
         }
     }
-    Ok(())
+    Ok(text)
+}
+
+/// `berth stats`: with `--no-stream` one table after a second; without,
+/// a table every second on a cleared screen until interrupted, as Docker.
+pub fn stats(g: &Globals, a: StatsArgs) -> Result<()> {
+    let format = match a.format.as_deref() {
+        None | Some("") | Some("table") => DEFAULT_TABLE.to_string(),
+        Some("json") => "{{json .}}".to_string(),
+        Some(f) => f.to_string(),
+    };
+    let format = format.replace("\\t", "\t").replace("\\n", "\n");
+    // A bad template fails before any sampling.
+    render(&format, &[])?;
+    let engine = open_engine(g).unwrap_or_else(|e| fail(&e));
+    let sample = |c: &Container| {
+        if is_running(c) {
+            // A container that stopped since it was listed shows zeros.
+            engine.stats_sample(c).unwrap_or_default()
+        } else {
+            StatsSample::default()
+        }
+    };
+    // The previous sample of each container id, for CPU %.
+    let mut before: HashMap<String, StatsSample> = HashMap::new();
+    let mut out = io::stdout();
+    loop {
+        let shown = targets(&engine, &a);
+        let fresh: Vec<&Container> = shown
+            .iter()
+            .map(|(_, c)| c)
+            .filter(|c| is_running(c) && !before.contains_key(&c.id))
+            .collect();
+        // CPU % needs two samples: the first round waits a second (as
+        // Docker's daemon primes its first frame).
+        if !fresh.is_empty() {
+            for c in fresh {
+                before.insert(c.id.clone(), sample(c));
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let mut rows = Vec::new();
+        for (label, c) in &shown {
+            let now = sample(c);
+            let cpu = before.get(&c.id).map_or(0.0, |b| now.cpu_percent(b));
+            rows.push(row(label, c, a.no_trunc, &now, cpu));
+            before.insert(c.id.clone(), now);
+        }
+        let text = render(&format, &rows)?;
+        if a.no_stream {
+            out.write_all(text.as_bytes())?;
+            return Ok(());
+        }
+        // Clear the screen and home the cursor, as Docker's CLI.
+        out.write_all(format!("\x1b[2J\x1b[H{text}").as_bytes())?;
+        out.flush()?;
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 #[cfg(test)]
