@@ -187,6 +187,26 @@ fn inspect_prints_dockers_key_order() {
         assert!(text.contains(null), "{null} in {text}");
     }
     assert!(!text.contains("\"Init\""), "{text}");
+
+    // `{{json .}}` of the whole document keeps Docker's order too.
+    for args in [
+        &["inspect", "-f", "{{json .}}", "ordered"][..],
+        &["inspect", "--format", "json", "ordered"][..],
+        &["container", "inspect", "-f", "{{ json . }}", "ordered"][..],
+    ] {
+        let compact = env.ok(args);
+        assert!(compact.starts_with("{\"Id\":\""), "{args:?}: {compact}");
+        let at = |k: &str| compact.find(&format!("\"{k}\":")).unwrap();
+        assert!(
+            at("Created") < at("State")
+                && at("State") < at("Image")
+                && at("HostConfig") < at("GraphDriver")
+                && at("Mounts") < at("Domainname")
+                && at("Domainname") < at("NetworkSettings"),
+            "{args:?}: {compact}"
+        );
+        assert_eq!(compact.lines().count(), 1);
+    }
     assert!(!text.contains("\"SizeRw\""), "{text}");
 
     // --size: the sizes after GraphDriver; templates see the same fields.

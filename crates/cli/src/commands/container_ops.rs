@@ -11,8 +11,8 @@ use engine::options::{parse_signal, validate_env};
 use engine::{EngineError, ExecRequest};
 
 use super::containers::{fail, open_engine};
-use super::docker_json_indent;
 use super::timestamp::parse_log_time;
+use super::{docker_json_compact, docker_json_indent, is_whole_json};
 use crate::template::Template;
 use crate::Globals;
 
@@ -251,7 +251,11 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
         Some(f) => {
             let tpl = Template::parse(f)?;
             for d in &docs {
-                writeln!(out, "{}", tpl.render(&serde_json::to_value(d)?)?)?;
+                if is_whole_json(f) {
+                    writeln!(out, "{}", docker_json_compact(d)?)?;
+                } else {
+                    writeln!(out, "{}", tpl.render(&serde_json::to_value(d)?)?)?;
+                }
             }
         }
         None => writeln!(out, "{}", docker_json_indent(&docs)?)?,

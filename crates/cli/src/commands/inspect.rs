@@ -5,10 +5,11 @@ use std::io::{self, Write};
 
 use anyhow::{bail, Result};
 use clap::Args;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::containers::open_engine;
-use super::{docker_json_indent, inspect_doc, open_store};
+use super::{docker_json_compact, docker_json_indent, inspect_doc, is_whole_json, open_store};
 use crate::template::Template;
 use crate::Globals;
 
@@ -35,18 +36,21 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
     if !matches!(kind, "" | "container" | "image") {
         bail!("{kind:?} is not a valid value for --type");
     }
-    let tpl = match a.format.as_deref() {
+    let format = match a.format.as_deref() {
         None | Some("") => None,
-        Some("json") => Some(Template::parse("{{json .}}")?),
-        Some(f) => Some(Template::parse(f)?),
+        Some("json") => Some("{{json .}}"),
+        Some(f) => Some(f),
     };
+    let tpl = format.map(Template::parse).transpose()?;
+    let whole_json = format.is_some_and(is_whole_json);
     let engine = if kind == "image" {
         None
     } else {
         Some(open_engine(g)?)
     };
     let store = open_store(g)?;
-    // Each object as (its Docker-ordered JSON text, its value for templates).
+    // Each object as (its Docker-ordered JSON text, indented or compact
+    // for `{{json .}}`, and its value for other templates).
     let mut docs: Vec<(String, Value)> = Vec::new();
     let mut errors = Vec::new();
     for name in &a.names {
@@ -54,13 +58,12 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
             .as_ref()
             .and_then(|e| e.find(name).ok().map(|c| (e, c)))
         {
-            let doc = c.0.inspect_doc(&c.1, a.size);
-            docs.push((docker_json_indent(&doc)?, serde_json::to_value(&doc)?));
+            docs.push(shown(&c.0.inspect_doc(&c.1, a.size), whole_json)?);
             continue;
         }
         if kind != "container" {
             if let Ok(doc) = store.resolve(name).and_then(|id| inspect_doc(&store, &id)) {
-                docs.push((docker_json_indent(&doc)?, serde_json::to_value(&doc)?));
+                docs.push(shown(&doc, whole_json)?);
                 continue;
             }
         }
@@ -68,6 +71,11 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
     }
     let mut out = io::stdout().lock();
     match tpl {
+        Some(_) if whole_json => {
+            for (text, _) in &docs {
+                writeln!(out, "{text}")?;
+            }
+        }
         Some(t) => {
             for (_, v) in &docs {
                 writeln!(out, "{}", t.render(v)?)?;
@@ -80,6 +88,17 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
         bail!("{}", errors.join("; "));
     }
     Ok(())
+}
+
+/// A document as (its JSON text in its own field order: compact for
+/// `{{json .}}`, else indented; its value for templates).
+fn shown<T: Serialize>(doc: &T, whole_json: bool) -> Result<(String, Value)> {
+    let text = if whole_json {
+        docker_json_compact(doc)?
+    } else {
+        docker_json_indent(doc)?
+    };
+    Ok((text, serde_json::to_value(doc)?))
 }
 
 /// Docker's indented JSON array of already indented documents; the

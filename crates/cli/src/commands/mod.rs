@@ -45,3 +45,16 @@ pub fn docker_json_indent<T: Serialize>(v: &T) -> Result<String> {
     v.serialize(&mut ser)?;
     Ok(escape_html(&String::from_utf8(buf)?))
 }
+
+/// Docker's `{{json .}}` of a whole document: compact, in the document's
+/// own field order (a template renders a `Value`, whose keys are sorted).
+pub fn docker_json_compact<T: Serialize>(v: &T) -> Result<String> {
+    Ok(escape_html(&serde_json::to_string(v)?))
+}
+
+/// True for a format that is just `{{json .}}` (spaces allowed), which
+/// [`docker_json_compact`] prints in Docker's order.
+pub fn is_whole_json(format: &str) -> bool {
+    let f: String = format.chars().filter(|c| !c.is_whitespace()).collect();
+    f == "{{json.}}"
+}
