@@ -167,16 +167,23 @@ fn create_container(
     g: &Globals,
     a: &CreateArgs,
     detach: bool,
+    owned: bool,
 ) -> Result<(Engine, engine::container::Container), EngineError> {
     let opts = a.flags(detach).parse()?;
     let engine = open_engine(g)?;
-    let c = engine.create(&a.image, opts, &a.command)?;
+    // A foreground run claims the record as it writes it (see
+    // `Engine::create_owned`); `create` and `run -d` leave it unclaimed.
+    let c = if owned {
+        engine.create_owned(&a.image, opts, &a.command)?
+    } else {
+        engine.create(&a.image, opts, &a.command)?
+    };
     Ok((engine, c))
 }
 
 /// `berth create`: prints the new id.
 pub fn create(g: &Globals, a: CreateArgs) -> Result<()> {
-    match create_container(g, &a, true) {
+    match create_container(g, &a, true, false) {
         Ok((_, c)) => {
             println!("{}", c.id);
             Ok(())
@@ -187,7 +194,7 @@ pub fn create(g: &Globals, a: CreateArgs) -> Result<()> {
 
 /// `berth run`: foreground (exit status = the container's) or `-d`.
 pub fn run(g: &Globals, a: RunArgs) -> Result<()> {
-    let (engine, c) = match create_container(g, &a.create, a.detach) {
+    let (engine, c) = match create_container(g, &a.create, a.detach, !a.detach) {
         Ok(v) => v,
         Err(e) => fail(&e),
     };

@@ -67,6 +67,13 @@ fn get_in(tx: &Transaction<'_>, id: &str) -> Result<Option<Container>, EngineErr
     .transpose()
 }
 
+/// Deletes the record inside the caller's transaction, so a removal can
+/// drop the row and its volume references in one commit.
+pub(crate) fn remove_in(tx: &Transaction<'_>, id: &str) -> Result<(), EngineError> {
+    tx.execute("DELETE FROM containers WHERE id = ?1", [id])?;
+    Ok(())
+}
+
 impl<'a> Containers<'a> {
     /// The table in `db`, created or upgraded on first use.
     pub fn open(db: &'a Db) -> Result<Self, EngineError> {
@@ -179,23 +186,31 @@ impl<'a> Containers<'a> {
         f: impl FnOnce(&mut State) -> Result<(), EngineError>,
     ) -> Result<State, EngineError> {
         self.db.write(|tx| {
-            let mut c =
-                get_in(tx, id)?.ok_or_else(|| EngineError::NoSuchContainer(id.to_string()))?;
-            f(&mut c.state)?;
+            // Only the state column: the config and host config are the
+            // bulk of a row and a state change never needs them.
+            let json: String = tx
+                .query_row("SELECT state FROM containers WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .ok_or_else(|| EngineError::NoSuchContainer(id.to_string()))?;
+            let mut state: State =
+                serde_json::from_str(&json).map_err(|e| EngineError::Corrupt {
+                    id: id.to_string(),
+                    reason: format!("state: {e}"),
+                })?;
+            f(&mut state)?;
             tx.execute(
                 "UPDATE containers SET state = ?2 WHERE id = ?1",
-                params![id, to_json(&c.state)],
+                params![id, to_json(&state)],
             )?;
-            Ok(c.state)
+            Ok(state)
         })
     }
 
     /// Deletes the record (not an error if already gone).
     pub fn remove(&self, id: &str) -> Result<(), EngineError> {
-        self.db.write(|tx| {
-            tx.execute("DELETE FROM containers WHERE id = ?1", [id])?;
-            Ok(())
-        })
+        self.db.write(|tx| remove_in(tx, id))
     }
 
     /// Gives the container a new name; a taken name is the conflict error.

@@ -25,6 +25,12 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
     stat(pid).map(|(t, _)| t)
 }
 
+/// This process's start time (0 if `/proc` cannot tell), read once.
+pub fn self_start_time() -> u64 {
+    static START: OnceLock<u64> = OnceLock::new();
+    *START.get_or_init(|| process_start_time(std::process::id() as i32).unwrap_or(0))
+}
+
 /// A process recorded by pid, start time and boot.
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessRef<'a> {

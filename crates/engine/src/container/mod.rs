@@ -7,8 +7,9 @@ mod names;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use self::db::remove_in;
 pub use self::db::{Containers, MIGRATIONS};
-pub use self::liveness::{boot_id, process_start_time, ProcessRef};
+pub use self::liveness::{boot_id, process_start_time, self_start_time, ProcessRef};
 pub use self::names::{random_id, random_name};
 use crate::options::RunOptions;
 use crate::spec::ContainerConfig;

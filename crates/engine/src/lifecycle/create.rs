@@ -3,7 +3,9 @@
 
 use storage::InitFiles;
 
-use crate::container::{now_rfc3339, random_id, random_name, Container, State};
+use crate::container::{
+    boot_id, now_rfc3339, random_id, random_name, self_start_time, Container, State,
+};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::options::RunOptions;
@@ -47,6 +49,36 @@ impl Engine {
         opts: RunOptions,
         args: &[String],
     ) -> Result<Container, EngineError> {
+        self.create_with(image, opts, args, State::default())
+    }
+
+    /// [`Engine::create`] for a foreground `run`: the record is written
+    /// already claimed by this process (as [`Engine::run_foreground`]
+    /// would claim it), which saves that write. A kill -9 before the run
+    /// leaves what a killed claim leaves: a created container whose owner
+    /// is gone, which the next command reconciles.
+    pub fn create_owned(
+        &self,
+        image: &str,
+        opts: RunOptions,
+        args: &[String],
+    ) -> Result<Container, EngineError> {
+        let state = State {
+            monitor_pid: std::process::id() as i32,
+            monitor_start: self_start_time(),
+            boot_id: boot_id().to_string(),
+            ..State::default()
+        };
+        self.create_with(image, opts, args, state)
+    }
+
+    fn create_with(
+        &self,
+        image: &str,
+        opts: RunOptions,
+        args: &[String],
+        state: State,
+    ) -> Result<Container, EngineError> {
         let image_id = self.store().resolve(image)?;
         crate::timing::mark("create: image resolved");
         let image_config = self.store().image_config(&image_id)?;
@@ -61,7 +93,7 @@ impl Engine {
             created: now_rfc3339(),
             config,
             host_config: opts,
-            state: State::default(),
+            state,
         };
         let mut attempt = 0;
         loop {

@@ -53,22 +53,65 @@ fn install_forwarding() {
     }
 }
 
+/// How a foreground run ended.
+enum Ended {
+    /// The init exited with this code, not yet recorded: the caller
+    /// records it, or removes the container (`--rm`) without the write.
+    Unrecorded(i32),
+    /// Ended and recorded (the tty path records its own exit).
+    Recorded(i32),
+}
+
 impl Engine {
     /// Runs `c` in the foreground and returns the container's exit code.
     /// A start failure is an error whose [`EngineError::exit_code`] is
     /// Docker's 125/126/127. `--rm` removes the container afterwards.
     pub fn run_foreground(&self, c: &Container) -> Result<i32, EngineError> {
         let result = self.run_attached(c);
-        if c.host_config.auto_remove {
-            let _ = self.remove(&c.id, true);
-            crate::timing::mark("run: removed");
-        }
-        result
+        let code = match result {
+            Ok(Ended::Unrecorded(code)) => {
+                // With --rm the exit is never written: the row goes in the
+                // removal's commit (a failed removal records it after all).
+                if !c.host_config.auto_remove || self.remove_after_run(c).is_err() {
+                    self.record_exit(&c.id, code);
+                    crate::timing::mark("run: exit recorded");
+                    if c.host_config.auto_remove {
+                        let _ = self.remove(&c.id, true);
+                    }
+                }
+                Ok(code)
+            }
+            Ok(Ended::Recorded(code)) => {
+                if c.host_config.auto_remove {
+                    let _ = self.remove(&c.id, true);
+                }
+                Ok(code)
+            }
+            Err(e) => {
+                if c.host_config.auto_remove {
+                    let _ = self.remove(&c.id, true);
+                }
+                Err(e)
+            }
+        };
+        crate::timing::mark("run: done");
+        code
     }
 
-    fn run_attached(&self, c: &Container) -> Result<i32, EngineError> {
-        self.record_owner(&c.id)?;
-        crate::timing::mark("run: owner recorded");
+    /// Whether `c` is the record [`Engine::create_owned`] just returned to
+    /// this process, already claimed by it.
+    fn claimed_by_me(c: &Container) -> bool {
+        let s = &c.state;
+        s.monitor_pid == std::process::id() as i32
+            && s.monitor_start == crate::container::self_start_time()
+            && s.status == crate::container::Status::Created
+    }
+
+    fn run_attached(&self, c: &Container) -> Result<Ended, EngineError> {
+        if !Self::claimed_by_me(c) {
+            self.record_owner(&c.id)?;
+            crate::timing::mark("run: owner recorded");
+        }
         let launch = match self.prepare_launch(c) {
             Ok(l) => l,
             Err(e) => {
@@ -90,7 +133,7 @@ impl Engine {
             stderr: None,
         };
         if c.host_config.tty {
-            return self.run_with_tty(c, &launch);
+            return self.run_with_tty(c, &launch).map(Ended::Recorded);
         }
         crate::timing::mark("run: launch prepared");
         install_forwarding();
@@ -108,9 +151,8 @@ impl Engine {
         let code = init.wait();
         crate::timing::mark("run: exited");
         FORWARD_TO.store(0, Ordering::Relaxed);
-        let code = code.unwrap_or(crate::container::EXIT_UNKNOWN);
-        self.record_exit(&c.id, code);
-        crate::timing::mark("run: exit recorded");
-        Ok(code)
+        Ok(Ended::Unrecorded(
+            code.unwrap_or(crate::container::EXIT_UNKNOWN),
+        ))
     }
 }

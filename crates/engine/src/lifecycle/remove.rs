@@ -4,6 +4,7 @@ use crate::container::{Container, Status};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::options::validate_name;
+use crate::volume::Volumes;
 
 impl Engine {
     /// Removes a container: refused while it runs unless `force`, which
@@ -35,6 +36,27 @@ impl Engine {
         crate::timing::mark("remove: volumes released");
         self.containers().remove(&c.id)?;
         Ok(c)
+    }
+
+    /// `run --rm`'s removal of the container this process has just run in
+    /// the foreground and reaped: nothing to look up, kill or reconcile.
+    /// The cgroup and rootfs go first, then the row and its volume
+    /// references in one commit, so a kill -9 half-way leaves a row that
+    /// the next command reconciles (exited, owner gone) and `rm` finishes.
+    pub(crate) fn remove_after_run(&self, c: &Container) -> Result<(), EngineError> {
+        self.remove_cgroup(&c.id);
+        crate::timing::mark("remove: cgroup removed");
+        self.store().remove_container_rootfs(&c.id)?;
+        crate::timing::mark("remove: rootfs removed");
+        let volumes = Volumes::open(self.store())?;
+        let trash = self.store().db().write(|tx| -> Result<_, EngineError> {
+            let trash = crate::volume::release_in(tx, &volumes, &c.id, true)?;
+            crate::container::remove_in(tx, &c.id)?;
+            Ok(trash)
+        })?;
+        crate::volume::remove_trash(trash);
+        crate::timing::mark("remove: row removed");
+        Ok(())
     }
 
     /// Removes every stopped container; returns their ids.

@@ -450,23 +450,43 @@ pub fn release(store: &Store, id: &str, anonymous: bool) -> Result<(), VolumeErr
     let volumes = Volumes::open(store)?;
     let trash = store
         .db()
-        .write(|tx| -> Result<Vec<PathBuf>, VolumeError> {
-            let points = mounts_in(tx, id)?;
-            tx.execute("DELETE FROM container_mounts WHERE container_id = ?1", [id])?;
-            let mut trash = Vec::new();
-            if anonymous {
-                for p in points.iter().filter(|p| p.anonymous) {
-                    if users_in(tx, &p.name)?.is_empty() && volumes.get_in(tx, &p.name)?.is_some() {
-                        trash.push(volumes.delete_in(tx, &p.name)?);
-                    }
-                }
+        .write(|tx| release_in(tx, &volumes, id, anonymous))?;
+    remove_trash(trash);
+    Ok(())
+}
+
+/// [`release`]'s records part, inside the caller's transaction (the
+/// removal of a `run --rm` container drops its row in the same commit).
+/// Returns the directories of the volumes it deleted, for
+/// [`remove_trash`] once the transaction has committed.
+pub(crate) fn release_in(
+    tx: &Transaction<'_>,
+    volumes: &Volumes<'_>,
+    id: &str,
+    anonymous: bool,
+) -> Result<Vec<PathBuf>, VolumeError> {
+    let points = mounts_in(tx, id)?;
+    if points.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.execute("DELETE FROM container_mounts WHERE container_id = ?1", [id])?;
+    let mut trash = Vec::new();
+    if anonymous {
+        for p in points.iter().filter(|p| p.anonymous) {
+            if users_in(tx, &p.name)?.is_empty() && volumes.get_in(tx, &p.name)?.is_some() {
+                trash.push(volumes.delete_in(tx, &p.name)?);
             }
-            Ok(trash)
-        })?;
+        }
+    }
+    Ok(trash)
+}
+
+/// Removes the data of volumes whose records are gone (best effort: a
+/// leftover directory has no record and is never shown).
+pub(crate) fn remove_trash(trash: Vec<PathBuf>) {
     for t in trash {
         let _ = fs::remove_dir_all(t);
     }
-    Ok(())
 }
 
 impl Engine {
