@@ -64,7 +64,7 @@ pub struct CreateArgs {
     /// Accepted for compatibility: no session keyring is created.
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Only 0 is accepted: extra fds are not passed (anything else fails).
+    /// Pass the caller's fds 3 .. 3+N to the container process (as runc).
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
 }

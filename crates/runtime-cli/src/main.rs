@@ -20,7 +20,13 @@ use crate::log::Logger;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything opens an fd (the log file, state, sockets).
+    let preserved = reserve_preserved_fds(&cli);
     let mut log = Logger::new(cli.log.as_deref(), cli.log_format, cli.debug);
+    if let Err(e) = preserved {
+        log.error(&one_line(&e));
+        return ExitCode::from(1);
+    }
     log.debug(&format!(
         "berth-runtime {:?}",
         std::env::args().collect::<Vec<_>>()
@@ -55,14 +61,61 @@ fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
         console_socket: a.console_socket.clone(),
         no_pivot: a.no_pivot,
         systemd_cgroup,
+        preserve_fds: a.preserve_fds,
     }
 }
 
-/// Extra fds are not passed to the container: a caller asking for them
-/// gets an error rather than a container silently without them.
+/// `exec` does not pass extra fds: a caller asking for them gets an error
+/// rather than a process silently without them.
 fn refuse_preserve_fds(n: u32) -> anyhow::Result<()> {
     if n > 0 {
-        anyhow::bail!("--preserve-fds {n}: passing extra fds to the container is not supported");
+        anyhow::bail!("--preserve-fds {n}: exec does not pass extra fds to the process");
+    }
+    Ok(())
+}
+
+/// `create`/`run --preserve-fds N` pass the caller's fds 3 .. 3+N to the
+/// container process (as runc). A number in that range the caller left
+/// closed is filled with /dev/null now, so that no fd the runtime opens
+/// later (state, sync socket, cgroup dir) takes it and leaks into the
+/// container.
+fn reserve_preserved_fds(cli: &Cli) -> anyhow::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
+    use nix::sys::resource::{getrlimit, Resource};
+    use nix::sys::stat::Mode;
+    use std::os::fd::{BorrowedFd, IntoRawFd};
+
+    let n = match &cli.command {
+        Command::Create(a) => a.preserve_fds,
+        Command::Run { create, .. } => create.preserve_fds,
+        _ => 0,
+    };
+    if n == 0 {
+        return Ok(());
+    }
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let end = 3 + u64::from(n);
+    if end > soft {
+        anyhow::bail!("--preserve-fds {n}: fds 3..{end} exceed the open file limit {soft}");
+    }
+    for fd in 3..end as i32 {
+        // SAFETY: fd is only probed with F_GETFD, never used or closed.
+        let probe = unsafe { BorrowedFd::borrow_raw(fd) };
+        match fcntl(probe, FcntlArg::F_GETFD) {
+            Err(Errno::EBADF) => {
+                // Every lower number is open, so this lands on `fd`. No
+                // O_CLOEXEC: it is passed like the caller's.
+                let null = open("/dev/null", OFlag::O_RDWR, Mode::empty())
+                    .context("--preserve-fds: open /dev/null")?;
+                let got = null.into_raw_fd();
+                anyhow::ensure!(
+                    got == fd,
+                    "--preserve-fds: /dev/null landed on fd {got}, not {fd}"
+                );
+            }
+            _ => continue,
+        }
     }
     Ok(())
 }
@@ -72,7 +125,6 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> anyhow::Result<u8> {
     let store = Store::new(&cli.root);
     match &cli.command {
         Command::Create(a) => {
-            refuse_preserve_fds(a.preserve_fds)?;
             container::create(&store, &create_options(a, cli.systemd_cgroup))?;
         }
         Command::Start { id } => {
@@ -98,7 +150,6 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> anyhow::Result<u8> {
             detach,
             keep: _,
         } => {
-            refuse_preserve_fds(create.preserve_fds)?;
             let out = container::run(&store, &create_options(create, cli.systemd_cgroup), *detach)?;
             for w in &out.warnings {
                 log.warn(w);

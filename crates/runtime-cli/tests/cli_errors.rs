@@ -210,18 +210,9 @@ fn start_reports_an_exec_fifo_it_cannot_remove() {
 }
 
 #[test]
-fn preserve_fds_is_refused_not_ignored() {
+fn exec_preserve_fds_is_refused_not_ignored() {
     let env = Env::new("pfds", &["true"]);
-    let out = env
-        .cmd()
-        .args(["run", "--preserve-fds", "1", "--bundle"])
-        .arg(&env.bundle)
-        .arg("pfds")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_one_line_error(&out, "--preserve-fds 1: passing extra fds");
     let out = env.run(&["exec", "--preserve-fds", "2", "pfds", "true"]);
-    assert_one_line_error(&out, "--preserve-fds 2");
+    assert_one_line_error(&out, "--preserve-fds 2: exec does not pass extra fds");
     env.assert_clean("pfds");
 }

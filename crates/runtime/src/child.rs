@@ -213,6 +213,7 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
         personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
         default_caps: None,
         force_no_new_privs: false,
+        extra_fds: c.opts.preserve_fds,
     };
     let channel = &c.channel;
     let fifo = c.fifo.take();

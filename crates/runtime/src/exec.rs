@@ -150,6 +150,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                         personality: None,
                         default_caps: inherited.caps.clone(),
                         force_no_new_privs: inherited.no_new_privs,
+                        extra_fds: 0,
                     };
                     Ok(process::setup_and_exec(&plan, &mut || Ok(())))
                 })()

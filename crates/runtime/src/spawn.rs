@@ -63,6 +63,10 @@ pub struct InitOptions<'a> {
     pub exec_fifo: Option<&'a Path>,
     /// The process's stdio.
     pub stdio: Stdio<'a>,
+    /// The caller's fds 3 .. 3 + this are passed to the process (runc
+    /// `--preserve-fds`); the caller must have them open without
+    /// `FD_CLOEXEC`. Every other fd is closed at execve.
+    pub preserve_fds: u32,
 }
 
 /// Error type returned by hook callbacks.

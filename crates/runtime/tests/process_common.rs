@@ -22,6 +22,7 @@ pub fn init_opts<'a>(id: &'a str, b: &'a Bundle, s: &'a Spec) -> InitOptions<'a>
         no_pivot: false,
         exec_fifo: None,
         stdio: Stdio::default(),
+        preserve_fds: 0,
     }
 }
 
@@ -132,6 +133,7 @@ pub fn run_with(
                 stdout: Some(o.as_fd()),
                 stderr: Some(e.as_fd()),
             },
+            preserve_fds: 0,
         };
         let text = match spawn_init(&opts, &mut NoHooks) {
             Ok(init) => format!("ok {}", init.wait().unwrap()),

@@ -298,6 +298,7 @@ fn caller_hooks_run_at_their_points() {
                 stdout: Some(o.as_fd()),
                 stderr: Some(o.as_fd()),
             },
+            preserve_fds: 0,
         };
         let mut rec = Recorder {
             dir: b.path().to_path_buf(),

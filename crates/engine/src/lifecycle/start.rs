@@ -152,6 +152,7 @@ impl Engine {
             no_pivot: false,
             exec_fifo: None,
             stdio,
+            preserve_fds: 0,
         };
         match runtime::spawn_init(&opts, &mut hooks) {
             Ok(p) => Ok(p),

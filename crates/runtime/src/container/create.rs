@@ -36,6 +36,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// `--systemd-cgroup` (recorded; cgroupfs is used).
     pub systemd_cgroup: bool,
+    /// `--preserve-fds`: the caller's fds 3 .. 3 + n go to the process.
+    pub preserve_fds: u32,
 }
 
 /// What `create` set up, for `run` to continue from.
@@ -134,6 +136,7 @@ fn setup(
         no_pivot: opts.no_pivot,
         exec_fifo: wait_for_start.then_some(fifo.as_path()),
         stdio: Stdio::default(),
+        preserve_fds: opts.preserve_fds,
     };
     let init = spawn::spawn_init(&init_opts, &mut hooks)?;
     guard.pid = Some(init.pid);

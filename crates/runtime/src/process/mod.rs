@@ -37,6 +37,9 @@ pub(crate) struct ExecPlan<'a> {
     /// Set no_new_privs even if the process does not ask (exec into an
     /// init that has it).
     pub(crate) force_no_new_privs: bool,
+    /// fds 3 .. 3 + this stay open across execve (runc `--preserve-fds`);
+    /// every later fd is closed.
+    pub(crate) extra_fds: u32,
 }
 
 fn cstrings(list: &[String], what: &str) -> Result<Vec<CString>, ChildError> {
@@ -124,7 +127,8 @@ fn run(
     if let Some(fin) = affinity.and_then(|a| a.cpu_affinity_final().as_deref()) {
         attrs::apply_cpu_affinity(fin)?;
     }
-    crate::sys::cloexec_from(3).ctx(|| "mark fds close-on-exec".into())?;
+    let first = 3 + plan.extra_fds.min(i32::MAX as u32 - 3) as i32;
+    crate::sys::cloexec_from(first).ctx(|| "mark fds close-on-exec".into())?;
     // Last, so that a strict profile only has to allow execve (as runc):
     // close_range and sched_setaffinity above run unfiltered.
     if nnp {
