@@ -32,6 +32,7 @@ pub mod digest;
 pub mod images;
 pub mod layers;
 pub mod overlay;
+mod pipe;
 pub mod reference;
 mod schema;
 mod staging;

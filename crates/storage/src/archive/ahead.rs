@@ -7,41 +7,27 @@
 //! if it does turn out to be a layer, unpacked again from its stored blob,
 //! which reports the error with its name.
 //!
-//! The bytes travel in a few fixed-size buffers over a bounded channel and
-//! come back through a return channel, so memory stays flat whatever the
+//! The bytes travel through a `pipe`, so memory stays flat whatever the
 //! archive's size.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{channel, Sender};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use crate::digest::Digest;
 use crate::layers::{prestage, Prestaged};
+use crate::pipe::{pipe, PipeReader, PipeWriter};
 
-/// Bytes per buffer handed to the unpacker.
-pub(super) const CHUNK: usize = 256 * 1024;
-/// Buffers queued per entry before the scan waits for the unpacker.
-const DEPTH: usize = 4;
-
-enum Msg {
-    Data(Vec<u8>),
-    /// The entry is complete; a stream that ends without it was aborted.
-    End,
-}
-
-/// One entry to unpack: its bytes arrive on `rx`.
+/// One entry to unpack: its bytes arrive on `reader`.
 struct Job {
     id: usize,
-    rx: Receiver<Msg>,
+    reader: PipeReader,
 }
 
 /// The scan's side: starts an entry, feeds it, names it by digest.
 pub(super) struct Ahead {
     jobs: Sender<Job>,
-    /// Buffers the unpacker is done with.
-    spare: Receiver<Vec<u8>>,
     /// The blob digest of each started entry, once fed completely.
     digests: Vec<Option<Digest>>,
 }
@@ -54,20 +40,12 @@ pub(super) struct Worker<'s> {
 /// Starts the unpacker thread on `scope`, staging into `tmp`.
 pub(super) fn start<'s, 'e>(scope: &'s Scope<'s, 'e>, tmp: PathBuf) -> (Ahead, Worker<'s>) {
     let (jobs_tx, jobs_rx) = channel::<Job>();
-    let (spare_tx, spare_rx) = channel::<Vec<u8>>();
     let handle = scope.spawn(move || {
         let mut out = Vec::new();
         for job in jobs_rx {
-            let reader = ChanReader {
-                rx: job.rx,
-                cur: Vec::new(),
-                pos: 0,
-                ended: false,
-                spare: spare_tx.clone(),
-            };
             // A failure only means this entry is not (usable as) a layer;
             // the reader is dropped, which tells the scan to stop feeding.
-            if let Ok(p) = prestage(&tmp, reader) {
+            if let Ok(p) = prestage(&tmp, job.reader) {
                 out.push((job.id, p));
             }
         }
@@ -75,7 +53,6 @@ pub(super) fn start<'s, 'e>(scope: &'s Scope<'s, 'e>, tmp: PathBuf) -> (Ahead, W
     });
     let ahead = Ahead {
         jobs: jobs_tx,
-        spare: spare_rx,
         digests: Vec::new(),
     };
     (ahead, Worker { handle })
@@ -84,30 +61,19 @@ pub(super) fn start<'s, 'e>(scope: &'s Scope<'s, 'e>, tmp: PathBuf) -> (Ahead, W
 impl Ahead {
     /// Starts a new entry.
     pub(super) fn begin(&mut self) -> Feed {
-        let (tx, rx) = sync_channel(DEPTH);
+        let (writer, reader) = pipe();
         let id = self.digests.len();
         self.digests.push(None);
-        let alive = self.jobs.send(Job { id, rx }).is_ok();
-        Feed {
-            id,
-            tx: alive.then_some(tx),
-        }
-    }
-
-    /// A buffer of [`CHUNK`] bytes capacity, recycled when possible (its
-    /// old contents are left for the caller to overwrite: no memset).
-    pub(super) fn buffer(&self) -> Vec<u8> {
-        self.spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
+        // If the worker is gone the reader is dropped with the job, and
+        // the feed notices at its first send.
+        let _ = self.jobs.send(Job { id, reader });
+        Feed { id, writer }
     }
 
     /// Marks the entry as completely fed, with the digest of its bytes.
-    pub(super) fn end(&mut self, mut feed: Feed, digest: &Digest) {
-        if let Some(tx) = feed.tx.take() {
-            if tx.send(Msg::End).is_ok() {
-                self.digests[feed.id] = Some(digest.clone());
-            }
+    pub(super) fn end(&mut self, feed: Feed, digest: &Digest) {
+        if feed.writer.finish() {
+            self.digests[feed.id] = Some(digest.clone());
         }
     }
 }
@@ -115,18 +81,18 @@ impl Ahead {
 /// One entry being fed to the unpacker.
 pub(super) struct Feed {
     id: usize,
-    /// `None` once the unpacker gave up on the entry.
-    tx: Option<SyncSender<Msg>>,
+    writer: PipeWriter,
 }
 
 impl Feed {
-    /// Hands `buf` to the unpacker (waits while it is [`DEPTH`] behind).
+    /// A buffer to fill and [`Feed::send`].
+    pub(super) fn buffer(&self) -> Vec<u8> {
+        self.writer.buffer()
+    }
+
+    /// Hands `buf` to the unpacker (waits while it is behind).
     pub(super) fn send(&mut self, buf: Vec<u8>) {
-        if let Some(tx) = &self.tx {
-            if tx.send(Msg::Data(buf)).is_err() {
-                self.tx = None;
-            }
-        }
+        self.writer.send(buf);
     }
 }
 
@@ -134,7 +100,7 @@ impl Worker<'_> {
     /// Waits for the unpacker (`ahead` is consumed: no more entries) and
     /// returns the completely fed entries it staged, by blob digest.
     pub(super) fn finish(self, ahead: Ahead) -> HashMap<Digest, Prestaged> {
-        let Ahead { jobs, digests, .. } = ahead;
+        let Ahead { jobs, digests } = ahead;
         drop(jobs);
         // A panic in the unpacker loses only the head start.
         let staged = self.handle.join().unwrap_or_default();
@@ -148,52 +114,16 @@ impl Worker<'_> {
     }
 }
 
-/// The unpacker's view of an entry's byte stream.
-struct ChanReader {
-    rx: Receiver<Msg>,
-    cur: Vec<u8>,
-    pos: usize,
-    /// `End` was received: every later read is end of stream.
-    ended: bool,
-    spare: Sender<Vec<u8>>,
-}
-
-impl Read for ChanReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
-            if self.ended {
-                return Ok(0);
-            }
-            let next = match self.rx.recv() {
-                Ok(Msg::Data(b)) => b,
-                Ok(Msg::End) => {
-                    self.ended = true;
-                    return Ok(0);
-                }
-                Err(_) => return Err(io::Error::other("archive entry was not read to its end")),
-            };
-            let done = std::mem::replace(&mut self.cur, next);
-            self.pos = 0;
-            if done.capacity() > 0 {
-                let _ = self.spare.send(done);
-            }
-        }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipe::CHUNK;
     use crate::store::Store;
 
     fn feed_all(ahead: &mut Ahead, data: &[u8], end: bool) -> Digest {
         let mut f = ahead.begin();
         for c in data.chunks(CHUNK / 3) {
-            let mut b = ahead.buffer();
+            let mut b = f.buffer();
             b.clear();
             b.extend_from_slice(c);
             f.send(b);

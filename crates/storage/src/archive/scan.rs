@@ -5,14 +5,15 @@
 //! handed to the unpack-ahead thread (see `ahead`) as they pass.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Component, Path};
 
-use super::ahead::{Ahead, Feed, CHUNK};
+use super::ahead::{Ahead, Feed};
 use super::plan::digest_in_path;
 use super::ArchiveError;
 use crate::blobs::BlobStore;
 use crate::digest::Digest;
+use crate::pipe::{read_full, CHUNK};
 
 /// Entries up to this size are kept in memory (manifests, configs,
 /// indexes, `VERSION` files, tiny layers) while [`MEMORY_BUDGET`] lasts;
@@ -165,8 +166,8 @@ fn store_blob<R: Read>(
     let mut own = Vec::new();
     let mut n = 0u64;
     loop {
-        let mut buf = match &ahead {
-            Some(a) => a.buffer(),
+        let mut buf = match &feed {
+            Some(f) => f.buffer(),
             None => std::mem::take(&mut own),
         };
         buf.resize(CHUNK, 0);
@@ -201,20 +202,6 @@ fn store_blob<R: Read>(
 /// merely costs the head start.
 fn digest_hint(path: &str) -> Option<Digest> {
     digest_in_path(path).or_else(|| Digest::from_hex(path.strip_suffix("/layer.tar")?).ok())
-}
-
-/// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 fn check_len(path: &str, got: u64, want: u64) -> Result<(), ArchiveError> {

@@ -1,6 +1,8 @@
 //! The one-pass unpack pipeline: raw stream → blob hash (+ optional copy
 //! into the blob store) → decompressor → diff-id hash → tar entries applied
 //! into a locked staging dir → verify → rename into `layers/` → record.
+//! For a compressed layer the tar entries are applied on a second thread
+//! (through a `pipe`), so decompressing and writing files use two cores.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -13,6 +15,7 @@ use super::entry::Unpacker;
 use super::{chain_id, now_secs, Layer, LayerError, UnpackOptions};
 use crate::blobs::BlobWriter;
 use crate::digest::{Digest, HashingReader};
+use crate::pipe::{pipe, read_full, CHUNK};
 use crate::staging::StagingDir;
 use crate::store::Store;
 
@@ -29,21 +32,6 @@ impl<R: Read> Read for Tee<'_, R> {
             w.write_all(&buf[..n])?;
         }
         Ok(n)
-    }
-}
-
-/// Remembers the decompressor's last error, so that a tar-level failure
-/// caused by corrupt compressed data is reported as such.
-struct Watch<R> {
-    inner: R,
-    error: Option<io::Error>,
-}
-
-impl<R: Read> Read for Watch<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
-            self.error = Some(io::Error::new(e.kind(), e.to_string()));
-        })
     }
 }
 
@@ -262,34 +250,26 @@ pub(super) fn run_pass<R: Read>(
     let (compression, head) =
         compression::sniff(&mut tee).map_err(|e| read_err(Compression::None, e))?;
     let decoder = compression::decoder(compression, head).map_err(|e| read_err(compression, e))?;
-    let watch = Watch {
-        inner: decoder,
-        error: None,
-    };
     // A plain tar is its own diff: the blob hash is the diff id.
     let mut diff = if compression == Compression::None {
-        HashingReader::counting(watch)
+        HashingReader::counting(decoder)
     } else {
-        HashingReader::new(watch)
+        HashingReader::new(decoder)
     };
     let size = match dest {
+        // Decompressing and hashing on this thread, parsing the tar and
+        // writing the files on another: the two halves of a compressed
+        // layer's work run on two cores.
+        Some(d) if compression != Compression::None => {
+            let (unpacked, read_error) = unpack_beside(d, label, &mut diff);
+            if let Some(e) = read_error {
+                return Err(read_err(compression, e));
+            }
+            unpacked?
+        }
         Some(d) => {
             let mut u = Unpacker::new(d, label)?;
-            match u.unpack(&mut diff, compression) {
-                Ok(s) => s,
-                Err(e) => {
-                    return Err(match diff.get_mut().error.take() {
-                        Some(source) if compression != Compression::None => {
-                            LayerError::Decompress {
-                                layer: label.to_string(),
-                                compression,
-                                source,
-                            }
-                        }
-                        _ => e,
-                    })
-                }
-            }
+            u.unpack(&mut diff, compression)?
         }
         None => 0,
     };
@@ -308,6 +288,48 @@ pub(super) fn run_pass<R: Read>(
         diff_id: diff_id.unwrap_or_else(|| blob.0.clone()),
         blob,
         size,
+    })
+}
+
+/// Unpacks the tar stream read from `src` into `dest` on a second thread,
+/// fed through a pipe. Returns the unpack's result and, separately, an error
+/// reading `src` (which the unpacker sees only as an aborted stream). Once
+/// the tar has ended the rest of `src` is left for the caller to drain.
+fn unpack_beside<R: Read>(
+    dest: &Path,
+    label: &str,
+    src: &mut R,
+) -> (Result<u64, LayerError>, Option<io::Error>) {
+    let (mut w, r) = pipe();
+    std::thread::scope(|s| {
+        let unpacker = s.spawn(move || Unpacker::new(dest, label)?.unpack(r, Compression::None));
+        let mut read_error = None;
+        while w.is_open() {
+            let mut buf = w.buffer();
+            buf.resize(CHUNK, 0);
+            match read_full(src, &mut buf) {
+                Ok(0) => break,
+                Ok(k) => {
+                    buf.truncate(k);
+                    w.send(buf);
+                }
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            }
+        }
+        if read_error.is_none() {
+            w.finish();
+        } else {
+            // Without an end mark the unpacker fails instead of taking a
+            // cut stream for a complete one.
+            drop(w);
+        }
+        let unpacked = unpacker
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (unpacked, read_error)
     })
 }
 
