@@ -330,3 +330,52 @@ fn a_truncated_archive_leaves_no_image_no_layer_and_no_staging() {
     assert_nothing_loaded(&t);
     assert_eq!(t.layer_dirs(), Vec::<String>::new());
 }
+
+#[test]
+fn compressed_layers_applied_on_a_second_thread_keep_every_check() {
+    let t = TestStore::new();
+    let opts = storage::UnpackOptions::default();
+    // A refused entry after more than the pipe's buffers hold.
+    let mut bad = Tar::new();
+    bad.file("ok", &noise(1_300_000, 11))
+        .file("../../sentinel/x", b"x");
+    let err = t
+        .store
+        .unpack_layer(&gzip(&bad.finish())[..], &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("refusing entry"), "{err}");
+    assert_eq!(t.tmp_entries(), Vec::<String>::new());
+    assert!(store_common::names(&t.sentinel()).is_empty());
+
+    // Bytes after the end-of-archive blocks still count in the diff id.
+    let mut tar = Tar::new();
+    tar.file("f", &noise(600_000, 12));
+    let mut plain = tar.finish();
+    plain.extend_from_slice(&[0u8; 3 * 4096]);
+    let l = t
+        .store
+        .unpack_layer(
+            &zstd(&plain)[..],
+            &storage::UnpackOptions {
+                expected_diff_id: Some(sha(&plain)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(l.diff_id, sha(&plain));
+
+    // Corrupt compressed data is reported as such, not as a tar error.
+    let mut gz = gzip(&plain);
+    let mid = gz.len() / 2;
+    for b in &mut gz[mid..mid + 64] {
+        *b ^= 0x5a;
+    }
+    let err = t
+        .store
+        .unpack_layer(&gz[..], &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("corrupt gzip stream"), "{err}");
+    assert_eq!(t.tmp_entries(), Vec::<String>::new());
+}
