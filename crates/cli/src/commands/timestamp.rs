@@ -29,7 +29,9 @@ fn parse(value: &str, now: DateTime<Local>) -> Result<Option<DateTime<Utc>>, Str
         return Ok(Some(t));
     }
     if value.contains('-') {
-        return Err(format!("cannot parse {value:?} as an RFC 3339 time"));
+        return Err(format!(
+            "parsing time {value:?}: not a valid date or RFC 3339 time"
+        ));
     }
     unix_timestamp(value)
         .map(Some)
@@ -221,7 +223,10 @@ mod tests {
             "invalid value for \"since\": failed to parse value as time or duration: \"yesterday\""
         );
         let e = parse_log_time("until", "2024-13-01", now()).unwrap_err();
-        assert!(e.starts_with("invalid value for \"until\": "), "{e}");
+        assert!(
+            e.starts_with("invalid value for \"until\": parsing time \"2024-13-01\": "),
+            "{e}"
+        );
         assert!(parse("2024-05-06T10:11:12+2", now()).is_err());
         assert!(parse("1.2.3", now()).is_err());
     }
