@@ -80,6 +80,12 @@ fn logs_since_and_until() {
     assert_eq!(logs(&["--tail", "1", "--since", "1h"]), "second\n");
     assert_eq!(logs(&["--tail", "1", "--until", &t1]), "");
     assert_eq!(logs(&["-t", "--since", &t2]), format!("{t2} second\n"));
+    // --details: no log attributes, so one space, after the time (Docker).
+    assert_eq!(logs(&["--details"]), " first\n second\n");
+    assert_eq!(
+        logs(&["--details", "-t", "--since", &t2]),
+        format!("{t2}  second\n")
+    );
 
     // -f ends once --until has passed although the container still runs.
     let start = Instant::now();

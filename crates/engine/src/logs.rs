@@ -156,6 +156,9 @@ pub struct LogsOptions {
     pub tail: Option<usize>,
     /// Prefix each line with its timestamp.
     pub timestamps: bool,
+    /// `--details`: each line after its log attributes and a space; berth
+    /// records no attributes (no `--log-opt labels/env`), so a space.
+    pub details: bool,
     /// Skip entries older than this (`--since`).
     pub since: Option<DateTime<Utc>>,
     /// Stop at the first entry newer than this (`--until`); a follow ends
@@ -201,13 +204,16 @@ impl LogsOptions {
 
 fn emit(
     entry: &LogEntry,
-    timestamps: bool,
+    opts: &LogsOptions,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<()> {
     let w: &mut dyn Write = if entry.stream == "stderr" { err } else { out };
-    if timestamps {
+    if opts.timestamps {
         write!(w, "{} ", entry.time)?;
+    }
+    if opts.details {
+        w.write_all(b" ")?;
     }
     w.write_all(entry.log.as_bytes())?;
     w.flush()
@@ -257,7 +263,7 @@ pub fn print_logs(
     let skip = opts.tail.map_or(0, |n| entries.len().saturating_sub(n));
     for e in &entries[skip..] {
         match opts.judge(e) {
-            Verdict::Emit => emit(e, opts.timestamps, out, err)?,
+            Verdict::Emit => emit(e, opts, out, err)?,
             Verdict::Skip => {}
             Verdict::Stop => return Ok(()),
         }
@@ -277,7 +283,7 @@ pub fn print_logs(
             pos += l.len() as u64;
             if let Ok(e) = serde_json::from_str::<LogEntry>(&l) {
                 match opts.judge(&e) {
-                    Verdict::Emit => emit(&e, opts.timestamps, out, err)?,
+                    Verdict::Emit => emit(&e, opts, out, err)?,
                     Verdict::Skip => {}
                     Verdict::Stop => return Ok(()),
                 }

@@ -161,6 +161,9 @@ pub struct LogsArgs {
     /// Show timestamps.
     #[arg(short = 't', long)]
     timestamps: bool,
+    /// Show extra details provided to logs.
+    #[arg(long)]
+    details: bool,
     /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative
     /// (e.g. 42m for 42 minutes).
     #[arg(long, value_name = "string", allow_hyphen_values = true)]
@@ -197,6 +200,7 @@ pub fn logs(g: &Globals, a: LogsArgs) -> Result<()> {
         follow: a.follow,
         tail,
         timestamps: a.timestamps,
+        details: a.details,
         since,
         until,
     };
