@@ -4,6 +4,7 @@
 //! against `/proc` before it is shown.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use storage::Store;
 
@@ -17,7 +18,8 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 64;
 pub struct Engine {
     store: Store,
     runroot: PathBuf,
-    monitor_exe: PathBuf,
+    /// Resolved on first use: only `run -d` and `start` need it.
+    monitor_exe: OnceLock<PathBuf>,
 }
 
 impl Engine {
@@ -44,8 +46,7 @@ impl Engine {
         Ok(Engine {
             store,
             runroot: runroot.to_path_buf(),
-            monitor_exe: std::env::current_exe()
-                .unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
+            monitor_exe: OnceLock::new(),
         })
     }
 
@@ -53,12 +54,14 @@ impl Engine {
     /// running one). It must dispatch `--root R --runroot RR __monitor ID`
     /// to [`crate::monitor_main`].
     pub fn set_monitor_exe(&mut self, exe: PathBuf) {
-        self.monitor_exe = exe;
+        self.monitor_exe = OnceLock::from(exe);
     }
 
     /// See [`Engine::set_monitor_exe`].
     pub fn monitor_exe(&self) -> &Path {
-        &self.monitor_exe
+        self.monitor_exe.get_or_init(|| {
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
+        })
     }
 
     /// The image store.

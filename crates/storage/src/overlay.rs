@@ -145,7 +145,7 @@ impl Store {
         if !valid_container_id(container_id) {
             return Err(OverlayError::BadContainerId(container_id.to_string()).into());
         }
-        let layers = self.image_layers(image)?;
+        let layers = self.layer_dirs_top_first(image)?;
         let dir = self.container_dir(container_id);
         let io_err = |op, path: &Path| {
             let (id, path) = (container_id.to_string(), path.to_path_buf());
@@ -157,10 +157,7 @@ impl Store {
             }
         };
         fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-        let layout = self.layout_for(
-            &dir,
-            layers.iter().rev().map(|l| self.layer_path(&l.chain_id)),
-        );
+        let layout = self.layout_for(&dir, layers);
         // What this call creates goes again if it fails half-way; the
         // container dir itself stays (the engine keeps its files there).
         let mut undo = Undo(Vec::new());
@@ -223,11 +220,30 @@ impl Store {
         if !valid_container_id(container_id) {
             return Err(OverlayError::BadContainerId(container_id.to_string()).into());
         }
+        let layers = self.layer_dirs_top_first(image)?;
+        Ok(self.layout_for(&self.container_dir(container_id), layers))
+    }
+
+    /// The image's layer directories, topmost first. The last answer is
+    /// kept: an image's layers never change (its id is the digest of a
+    /// config naming them), and `run` asks for the same image at create
+    /// and again at start.
+    fn layer_dirs_top_first(&self, image: &ImageId) -> Result<Vec<PathBuf>, StoreError> {
+        let key = image.to_string();
+        let mut memo = self.last_layout.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, dirs)) = memo.as_ref() {
+            if *k == key {
+                return Ok(dirs.clone());
+            }
+        }
         let layers = self.image_layers(image)?;
-        Ok(self.layout_for(
-            &self.container_dir(container_id),
-            layers.iter().rev().map(|l| self.layer_path(&l.chain_id)),
-        ))
+        let dirs: Vec<PathBuf> = layers
+            .iter()
+            .rev()
+            .map(|l| self.layer_path(&l.chain_id))
+            .collect();
+        *memo = Some((key, dirs.clone()));
+        Ok(dirs)
     }
 
     /// Removes `containers/<id>` entirely (renamed into `tmp/` first, so a
@@ -259,11 +275,7 @@ impl Store {
         Ok(())
     }
 
-    fn layout_for(
-        &self,
-        dir: &Path,
-        image_layers_top_first: impl Iterator<Item = PathBuf>,
-    ) -> RootfsLayout {
+    fn layout_for(&self, dir: &Path, image_layers_top_first: Vec<PathBuf>) -> RootfsLayout {
         let mut lower = vec![dir.join("init")];
         lower.extend(image_layers_top_first);
         RootfsLayout {

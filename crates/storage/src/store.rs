@@ -5,6 +5,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::blobs::{BlobError, BlobStore};
 use crate::db::{Db, DbError};
@@ -59,6 +60,9 @@ pub struct Store {
     db: Db,
     blobs: BlobStore,
     options: StoreOptions,
+    /// The layer dirs of the last image a container rootfs was laid out
+    /// for (see `overlay.rs`): `run` lays out the same image twice.
+    pub(crate) last_layout: Mutex<Option<(String, Vec<PathBuf>)>>,
 }
 
 impl Store {
@@ -89,6 +93,7 @@ impl Store {
             db,
             blobs,
             options,
+            last_layout: Mutex::new(None),
         })
     }
 

@@ -48,9 +48,18 @@ impl Engine {
         crate::timing::mark("remove: cgroup removed");
         self.store().remove_container_rootfs(&c.id)?;
         crate::timing::mark("remove: rootfs removed");
-        let volumes = Volumes::open(self.store())?;
+        // A container this process created without mounts has no volume
+        // references to drop (and the volume tables may not even exist).
+        let volumes = if crate::volume::known_without_mounts(self.store(), &c.id) {
+            None
+        } else {
+            Some(Volumes::open(self.store())?)
+        };
         let trash = self.store().db().write(|tx| -> Result<_, EngineError> {
-            let trash = crate::volume::release_in(tx, &volumes, &c.id, true)?;
+            let trash = match &volumes {
+                Some(v) => crate::volume::release_in(tx, v, &c.id, true)?,
+                None => Vec::new(),
+            };
             crate::container::remove_in(tx, &c.id)?;
             Ok(trash)
         })?;

@@ -226,6 +226,7 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         resources["pids"] = json!({"limit": pids});
     }
 
+    let mut seccomp = None;
     let mut linux = json!({
         "namespaces": namespaces,
         "resources": resources,
@@ -237,7 +238,9 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
         if !opts.seccomp_unconfined {
-            linux["seccomp"] = default_seccomp(&caps)?;
+            // Set on the typed spec below: the profile's few hundred
+            // names need no trip through a JSON tree.
+            seccomp = Some(default_seccomp(&caps)?);
         }
     }
 
@@ -272,7 +275,12 @@ pub fn build_spec(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         "mounts": mounts,
         "linux": linux,
     });
-    serde_json::from_value(spec).map_err(|e| SpecError::Invalid(e.to_string()))
+    let mut spec: Spec =
+        serde_json::from_value(spec).map_err(|e| SpecError::Invalid(e.to_string()))?;
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_seccomp(seccomp);
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]

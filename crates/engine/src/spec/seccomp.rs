@@ -2,10 +2,8 @@
 //! `linux.seccomp` for this host's architecture and the container's
 //! capabilities (moby `profiles/seccomp` `setupSeccomp` semantics).
 
-use std::collections::BTreeMap;
-
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSyscall};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::SpecError;
 
@@ -15,10 +13,12 @@ use super::SpecError;
 /// ENOSYS so that libc falls back to `clone`, whose flags are checked.
 const DEFAULT_PROFILE: &str = include_str!("seccomp_default.json");
 
+// The profile's actions and argument matches are OCI's own types, so a
+// rule becomes a `LinuxSyscall` without passing through a JSON tree.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Profile {
-    default_action: String,
+    default_action: LinuxSeccompAction,
     default_errno_ret: Option<u32>,
     arch_map: Vec<ArchMap>,
     syscalls: Vec<Rule>,
@@ -35,10 +35,10 @@ struct ArchMap {
 #[serde(rename_all = "camelCase")]
 struct Rule {
     names: Vec<String>,
-    action: String,
+    action: LinuxSeccompAction,
     errno_ret: Option<u32>,
     #[serde(default)]
-    args: Vec<Value>,
+    args: Vec<LinuxSeccompArg>,
     #[serde(default)]
     includes: Filter,
     #[serde(default)]
@@ -80,20 +80,26 @@ fn native_arch() -> &'static str {
     }
 }
 
-/// The OCI `linux.seccomp` value (JSON) of Docker's default profile for a
-/// container whose bounding set is `caps`.
-pub fn default_profile(caps: &[String]) -> Result<Value, SpecError> {
+/// The OCI `linux.seccomp` of Docker's default profile for a container
+/// whose bounding set is `caps`.
+pub fn default_profile(caps: &[String]) -> Result<LinuxSeccomp, SpecError> {
     let profile: Profile = serde_json::from_str(DEFAULT_PROFILE)
         .map_err(|e| SpecError::SeccompProfile(e.to_string()))?;
     let arch = go_arch();
     let native = native_arch();
-    let mut architectures = vec![native.to_string()];
+    let arch_of = |name: &str| -> Result<Arch, SpecError> {
+        serde_json::from_value(serde_json::Value::String(name.to_string()))
+            .map_err(|e| SpecError::SeccompProfile(format!("architecture {name}: {e}")))
+    };
+    let mut architectures = vec![arch_of(native)?];
     if let Some(m) = profile.arch_map.iter().find(|m| m.architecture == native) {
-        architectures.extend(m.sub_architectures.iter().cloned());
+        for sub in &m.sub_architectures {
+            architectures.push(arch_of(sub)?);
+        }
     }
     let has = |c: &String| caps.contains(c);
     let mut syscalls = Vec::new();
-    for rule in &profile.syscalls {
+    for rule in profile.syscalls {
         if !rule.includes.arches.is_empty() && !rule.includes.arches.iter().any(|a| a == arch) {
             continue;
         }
@@ -103,31 +109,32 @@ pub fn default_profile(caps: &[String]) -> Result<Value, SpecError> {
         if rule.excludes.arches.iter().any(|a| a == arch) || rule.excludes.caps.iter().any(has) {
             continue;
         }
-        let mut entry = BTreeMap::new();
-        entry.insert("names", json!(rule.names));
-        entry.insert("action", json!(rule.action));
-        if let Some(errno) = rule.errno_ret {
-            entry.insert("errnoRet", json!(errno));
-        }
+        let mut entry = LinuxSyscall::default();
+        entry.set_names(rule.names);
+        entry.set_action(rule.action);
+        entry.set_errno_ret(rule.errno_ret);
         if !rule.args.is_empty() {
-            entry.insert("args", json!(rule.args));
+            entry.set_args(Some(rule.args));
         }
         syscalls.push(entry);
     }
-    let mut seccomp = json!({
-        "defaultAction": profile.default_action,
-        "architectures": architectures,
-        "syscalls": syscalls,
-    });
-    if let Some(errno) = profile.default_errno_ret {
-        seccomp["defaultErrnoRet"] = json!(errno);
-    }
+    let mut seccomp = LinuxSeccomp::default();
+    seccomp.set_default_action(profile.default_action);
+    seccomp.set_default_errno_ret(profile.default_errno_ret);
+    seccomp.set_architectures(Some(architectures));
+    seccomp.set_syscalls(Some(syscalls));
     Ok(seccomp)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
+
+    fn profile_json(caps: &[String]) -> Value {
+        serde_json::to_value(default_profile(caps).unwrap()).unwrap()
+    }
 
     fn names_with_action(v: &Value, name: &str) -> Vec<(String, bool)> {
         v["syscalls"]
@@ -150,7 +157,7 @@ mod tests {
             .iter()
             .map(|c| c.to_string())
             .collect();
-        let p = default_profile(&caps).unwrap();
+        let p = profile_json(&caps);
         assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(p["defaultErrnoRet"], 1);
         assert!(names_with_action(&p, "mount").is_empty());
@@ -180,7 +187,7 @@ mod tests {
             .map(|c| c.to_string())
             .collect();
         caps.push("CAP_SYS_ADMIN".into());
-        let p = default_profile(&caps).unwrap();
+        let p = profile_json(&caps);
         assert_eq!(
             names_with_action(&p, "mount"),
             vec![("SCMP_ACT_ALLOW".into(), false)]

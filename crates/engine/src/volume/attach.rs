@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use oci_spec::image::Config as ImageConfig;
 use oci_spec::runtime::{Mount, MountBuilder, Spec};
@@ -158,6 +159,7 @@ pub fn attach(
         .and_then(|ic| ic.volumes().clone())
         .unwrap_or_default();
     if flags.is_empty() && image_volumes.is_empty() {
+        remember_no_mounts(engine.store(), &c.id);
         return Ok(());
     }
     let store = engine.store();
@@ -363,7 +365,27 @@ fn mounts_in(tx: &Transaction<'_>, id: &str) -> Result<Vec<MountPoint>, VolumeEr
 }
 
 /// The recorded mounts of a container, in order.
+/// The container this process created without any mount, in this
+/// database: mounts are recorded only by [`attach`] at create, so its
+/// start (`run`, same process) needs no query to know it has none.
+static NO_MOUNTS: Mutex<Option<(PathBuf, String)>> = Mutex::new(None);
+
+fn remember_no_mounts(store: &Store, id: &str) {
+    let mut m = NO_MOUNTS.lock().unwrap_or_else(|p| p.into_inner());
+    *m = Some((store.db().path().to_path_buf(), id.to_string()));
+}
+
+/// Whether this process created `id` without mounts (see [`attach`]).
+pub(crate) fn known_without_mounts(store: &Store, id: &str) -> bool {
+    let m = NO_MOUNTS.lock().unwrap_or_else(|p| p.into_inner());
+    m.as_ref()
+        .is_some_and(|(db, known)| known == id && db == store.db().path())
+}
+
 pub(crate) fn mounts_of(store: &Store, id: &str) -> Result<Vec<MountPoint>, VolumeError> {
+    if known_without_mounts(store, id) {
+        return Ok(Vec::new());
+    }
     Volumes::open(store)?;
     store.db().read(|tx| mounts_in(tx, id))
 }

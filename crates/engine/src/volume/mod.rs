@@ -18,7 +18,7 @@ mod parse;
 mod store;
 
 pub use self::attach::{add_to_spec, attach, inspect_mounts, release, MountPoint};
-pub(crate) use self::attach::{release_in, remove_trash};
+pub(crate) use self::attach::{known_without_mounts, release_in, remove_trash};
 pub use self::copyup::copy_up;
 pub use self::error::VolumeError;
 pub use self::parse::{
