@@ -24,6 +24,12 @@ pub struct Overlay {
     pub upper: PathBuf,
     /// overlayfs' work dir, on the same filesystem as `upper`.
     pub work: PathBuf,
+    /// overlayfs `volatile` (Linux 5.10+): the upper filesystem is never
+    /// synced, not even when the last user of the mount exits, which
+    /// otherwise waits for writeback of the whole host filesystem. For
+    /// throwaway containers (`run --rm`, as podman does): a host crash
+    /// may lose what they wrote. Ignored by kernels without it.
+    pub volatile: bool,
 }
 
 /// Where the container process's stdin/stdout/stderr come from. `None`

@@ -162,6 +162,26 @@ impl FsContext {
         Ok(())
     }
 
+    /// `fsconfig(FSCONFIG_SET_FLAG, key)`.
+    pub(crate) fn set_flag(&self, key: &str) -> io::Result<()> {
+        let k = cstr(key);
+        // SAFETY: key is a valid NUL-terminated string; value null, aux 0.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                self.0.as_raw_fd(),
+                libc::FSCONFIG_SET_FLAG,
+                k.as_ptr(),
+                std::ptr::null::<libc::c_char>(),
+                0,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// `fsconfig(FSCONFIG_CMD_CREATE)` then `fsmount`: a detached mount.
     pub(crate) fn create_and_mount(&self) -> io::Result<OwnedFd> {
         // SAFETY: CMD_CREATE takes no pointers.

@@ -77,6 +77,7 @@ fn overlay_with_250_lower_layers_mounts() {
         lower,
         upper: upper.clone(),
         work,
+        volatile: false,
     };
     let mut s = spec(&["sh", "-c", "cat /l0 /l249; echo up > /new"]);
     let mut root = s.root().clone().unwrap();
@@ -272,4 +273,47 @@ fn exec_code(id: &str, init_pid: nix::unistd::Pid, p: &Process, out: &File) -> S
         Ok(pid) => format!("{}", wait_exit_code(pid).unwrap()),
         Err(e) => format!("err {e}"),
     }
+}
+
+#[test]
+fn volatile_overlay_mounts_again_over_its_own_marker() {
+    let b = Bundle::busybox();
+    let (upper, work, merged) = (
+        b.path().join("upper"),
+        b.path().join("work"),
+        b.path().join("merged"),
+    );
+    for d in [&upper, &work, &merged] {
+        fs::create_dir_all(d).unwrap();
+    }
+    let ov = Overlay {
+        lower: vec![b.rootfs()],
+        upper: upper.clone(),
+        work: work.clone(),
+        volatile: true,
+    };
+    let mut s = spec(&[
+        "sh",
+        "-c",
+        "grep ' / / ' /proc/self/mountinfo; echo up >> /new",
+    ]);
+    let mut root = s.root().clone().unwrap();
+    root.set_path("merged".into());
+    root.set_readonly(Some(false));
+    s.set_root(Some(root));
+    let (code, out, err) = run(&b, &s, Some(&ov)).ok();
+    assert_eq!(code, 0, "stderr: {err}");
+    let opts = out.rsplit(' ').next().unwrap_or_default().trim();
+    assert!(
+        // 6.x shows it as fsync=volatile.
+        opts.split(',')
+            .any(|o| o == "volatile" || o == "fsync=volatile"),
+        "root overlay options: {out}"
+    );
+    // overlayfs leaves work/work/incompat/volatile behind and refuses a
+    // second mount over it; the runtime clears it first.
+    assert!(work.join("work/incompat/volatile").is_dir());
+    let (code, _, err) = run(&b, &s, Some(&ov)).ok();
+    assert_eq!(code, 0, "second mount, stderr: {err}");
+    assert_eq!(fs::read_to_string(upper.join("new")).unwrap(), "up\nup\n");
 }

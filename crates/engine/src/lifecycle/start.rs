@@ -120,6 +120,9 @@ impl Engine {
                 lower: layout.lower,
                 upper: layout.upper,
                 work: layout.work,
+                // `--rm`: the upper dir is deleted at exit, so the unmount
+                // need not wait for the host filesystem's writeback.
+                volatile: c.host_config.auto_remove,
             },
             bundle,
         })

@@ -42,8 +42,25 @@ fn mount_new_api(ov: &Overlay, target: BorrowedFd) -> io::Result<()> {
     }
     ctx.set_string("upperdir", &ov.upper)?;
     ctx.set_string("workdir", &ov.work)?;
+    if ov.volatile {
+        clear_volatile_marker(&ov.work)?;
+        // A kernel without it refuses the flag, not the context: the
+        // mount then just syncs as usual.
+        let _ = ctx.set_flag("volatile");
+    }
     let mnt = ctx.create_and_mount()?;
     move_mount_to_fd(mnt.as_fd(), target)
+}
+
+/// Removes the marker an earlier `volatile` mount of this work dir left
+/// (`work/incompat/volatile`, overlayfs.rst "Volatile mount"): overlayfs
+/// refuses to mount over it, as the upper dir may have lost writes in a
+/// crash; a volatile user accepted that already (c/storage does the same).
+fn clear_volatile_marker(work: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(work.join("work/incompat/volatile")) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// The legacy path: absolute paths when they fit in a page, else paths
@@ -51,7 +68,7 @@ fn mount_new_api(ov: &Overlay, target: BorrowedFd) -> io::Result<()> {
 fn mount_legacy(ov: &Overlay, target: &Path) -> io::Result<()> {
     let absolute = options(&ov.lower, &ov.upper, &ov.work, None);
     if absolute.len() < page_size() {
-        return do_mount(target, &absolute);
+        return mount_data(ov, target, &absolute);
     }
     let base = common_parent(&ov.lower).ok_or_else(|| {
         io::Error::new(
@@ -72,9 +89,22 @@ fn mount_legacy(ov: &Overlay, target: &Path) -> io::Result<()> {
     }
     let cwd = std::env::current_dir()?;
     std::env::set_current_dir(&base)?;
-    let res = do_mount(target, &data);
+    let res = mount_data(ov, target, &data);
     std::env::set_current_dir(cwd)?;
     res
+}
+
+/// `do_mount`, with `volatile` first when `ov` asks for it and again
+/// without it on a kernel that refuses it (before 5.10).
+fn mount_data(ov: &Overlay, target: &Path, data: &str) -> io::Result<()> {
+    if ov.volatile {
+        clear_volatile_marker(&ov.work)?;
+        match do_mount(target, &format!("{data},volatile")) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            res => return res,
+        }
+    }
+    do_mount(target, data)
 }
 
 fn do_mount(target: &Path, data: &str) -> io::Result<()> {
@@ -160,6 +190,7 @@ mod tests {
             lower,
             upper: tmp.path().join("u"),
             work: tmp.path().join("w"),
+            volatile: false,
         };
         let target = tmp.path().join("merged");
         for d in [&ov.upper, &ov.work, &target] {
