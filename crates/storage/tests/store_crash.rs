@@ -276,3 +276,83 @@ fn concurrent_first_opens(root: &Path) {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+/// A docker-archive of two big plain layers, manifest.json last.
+fn two_layer_archive() -> (Vec<u8>, usize) {
+    let l0 = big_layer();
+    let mut t = Tar::new();
+    t.file("top", &vec![0xa5; 4 << 20]);
+    let l1 = t.finish();
+    let cfg = store_common::config(&[sha(&l0), sha(&l1)], "crash");
+    let cname = format!("{}.json", sha(&cfg).hex());
+    let manifest = serde_json::json!([
+        {"Config": cname, "RepoTags": ["crash:1"], "Layers": ["a/layer.tar", "b/layer.tar"]}
+    ]);
+    let mut a = Tar::new();
+    a.file("a/layer.tar", &l0)
+        .file("b/layer.tar", &l1)
+        .file(&cname, &cfg)
+        .file("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    // Where the second layer's data starts (after two 512-byte headers).
+    (a.finish(), 512 + l0.len() + 512)
+}
+
+#[test]
+fn killed_load_with_layers_unpacked_ahead_leaves_nothing_and_retry_succeeds() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ts = TestStore::new();
+    let root = ts.root();
+    let (archive, second) = two_layer_archive();
+    let (rd, wr): (OwnedFd, OwnedFd) = pipe().unwrap();
+    let child_root = root.clone();
+    let mut child = Child(Some(in_child(move || {
+        let store = Store::open(&child_root).unwrap();
+        storage::archive::load(&store, File::from(rd))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })));
+    // The whole first layer (unpacked ahead, waiting in staging for the
+    // manifest) and part of the second.
+    let mut w = File::from(wr);
+    w.write_all(&archive[..second + (1 << 20)]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ts
+        .tmp_entries()
+        .iter()
+        .filter(|n| n.starts_with("layer-"))
+        .count()
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "child never staged both layers: {:?}",
+            ts.tmp_entries()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(child.0.unwrap(), Signal::SIGKILL).unwrap();
+    assert!(matches!(
+        waitpid(child.0.take().unwrap(), None).unwrap(),
+        WaitStatus::Signaled(_, Signal::SIGKILL, _)
+    ));
+    drop(w);
+    assert!(ts.layer_dirs().is_empty());
+
+    let store = Store::open(&root).unwrap();
+    assert!(
+        ts.tmp_entries().is_empty(),
+        "leftovers not cleaned: {:?}",
+        ts.tmp_entries()
+    );
+    assert!(store.list_images().unwrap().is_empty());
+    assert!(ts.layer_dirs().is_empty());
+    let loaded = storage::archive::load(&store, &archive[..]).unwrap();
+    let layers = store.image_layers(&loaded[0].id).unwrap();
+    assert_eq!(
+        std::fs::metadata(store.layer_path(&layers[1].chain_id).join("top"))
+            .unwrap()
+            .len(),
+        4 << 20
+    );
+    assert!(ts.tmp_entries().is_empty());
+}
