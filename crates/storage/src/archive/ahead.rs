@@ -34,28 +34,38 @@ pub(super) struct Ahead {
 
 /// The unpacker thread; [`Worker::finish`] collects what it staged.
 pub(super) struct Worker<'s> {
-    handle: ScopedJoinHandle<'s, Vec<(usize, Prestaged)>>,
+    handle: Option<ScopedJoinHandle<'s, Vec<(usize, Prestaged)>>>,
 }
 
 /// Starts the unpacker thread on `scope`, staging into `tmp`.
 pub(super) fn start<'s, 'e>(scope: &'s Scope<'s, 'e>, tmp: PathBuf) -> (Ahead, Worker<'s>) {
     let (jobs_tx, jobs_rx) = channel::<Job>();
-    let handle = scope.spawn(move || {
-        let mut out = Vec::new();
-        for job in jobs_rx {
-            // A failure only means this entry is not (usable as) a layer;
-            // the reader is dropped, which tells the scan to stop feeding.
-            if let Ok(p) = prestage(&tmp, job.reader) {
-                out.push((job.id, p));
+    // Without a thread to spare (a pids limit) the receiver is dropped
+    // with the closure: every feed stops at its first send, and load
+    // unpacks from the stored blobs as before.
+    let spawned = std::thread::Builder::new()
+        .name("berth-ahead".into())
+        .spawn_scoped(scope, move || {
+            let mut out = Vec::new();
+            for job in jobs_rx {
+                // A failure only means this entry is not (usable as) a layer;
+                // the reader is dropped, which tells the scan to stop feeding.
+                if let Ok(p) = prestage(&tmp, job.reader) {
+                    out.push((job.id, p));
+                }
             }
-        }
-        out
-    });
+            out
+        });
     let ahead = Ahead {
         jobs: jobs_tx,
         digests: Vec::new(),
     };
-    (ahead, Worker { handle })
+    (
+        ahead,
+        Worker {
+            handle: spawned.ok(),
+        },
+    )
 }
 
 impl Ahead {
@@ -103,7 +113,10 @@ impl Worker<'_> {
         let Ahead { jobs, digests } = ahead;
         drop(jobs);
         // A panic in the unpacker loses only the head start.
-        let staged = self.handle.join().unwrap_or_default();
+        let staged = match self.handle {
+            Some(h) => h.join().unwrap_or_default(),
+            None => Vec::new(),
+        };
         let mut out = HashMap::new();
         for (id, p) in staged {
             if let Some(Some(d)) = digests.get(id) {

@@ -302,7 +302,21 @@ fn unpack_beside<R: Read>(
 ) -> (Result<u64, LayerError>, Option<io::Error>) {
     let (mut w, r) = pipe();
     std::thread::scope(|s| {
-        let unpacker = s.spawn(move || Unpacker::new(dest, label)?.unpack(r, Compression::None));
+        let spawned = std::thread::Builder::new()
+            .name("berth-unpack".into())
+            .spawn_scoped(s, move || {
+                Unpacker::new(dest, label)?.unpack(r, Compression::None)
+            });
+        let Ok(unpacker) = spawned else {
+            // No thread to spare (a pids limit): all of it on this one.
+            let mut src = Recording {
+                inner: src,
+                error: None,
+            };
+            let unpacked =
+                Unpacker::new(dest, label).and_then(|mut u| u.unpack(&mut src, Compression::None));
+            return (unpacked, src.error);
+        };
         let mut read_error = None;
         while w.is_open() {
             let mut buf = w.buffer();
@@ -331,6 +345,23 @@ fn unpack_beside<R: Read>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         (unpacked, read_error)
     })
+}
+
+/// Keeps the first error reading `inner`, which the tar parser would
+/// otherwise report as its own.
+struct Recording<'a, R> {
+    inner: &'a mut R,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for Recording<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if self.error.is_none() {
+                self.error = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
 }
 
 pub(super) fn record(store: &Store, l: &Layer) -> Result<(), LayerError> {
