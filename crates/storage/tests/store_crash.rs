@@ -356,3 +356,73 @@ fn killed_load_with_layers_unpacked_ahead_leaves_nothing_and_retry_succeeds() {
     );
     assert!(ts.tmp_entries().is_empty());
 }
+
+/// A pids cgroup that admits a single task (v1 `pids` hierarchy, else the
+/// cgroup2 root), removed on drop once its member has exited.
+struct OneTaskCgroup(std::path::PathBuf);
+
+impl OneTaskCgroup {
+    fn new() -> OneTaskCgroup {
+        let v1 = Path::new("/sys/fs/cgroup/pids");
+        let base = if v1.join("cgroup.procs").exists() {
+            v1
+        } else {
+            Path::new("/sys/fs/cgroup")
+        };
+        let dir = base.join(format!("berth-storage-test-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let cg = OneTaskCgroup(dir);
+        std::fs::write(cg.0.join("pids.max"), "1")
+            .unwrap_or_else(|e| panic!("no pids controller at {}: {e}", cg.0.display()));
+        cg
+    }
+}
+
+impl Drop for OneTaskCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn without_a_spare_thread_unpack_and_load_run_on_one() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ts = TestStore::new();
+    let root = ts.root();
+    let cg = OneTaskCgroup::new();
+    let procs = cg.0.join("cgroup.procs");
+    let (archive, _) = two_layer_archive();
+    let mut child = Child(Some(in_child(move || {
+        std::fs::write(&procs, "0").map_err(|e| format!("join cgroup: {e}"))?;
+        if std::thread::Builder::new().spawn(|| ()).is_ok() {
+            return Err("a thread could still be started".into());
+        }
+        let store = Store::open(&root).map_err(|e| e.to_string())?;
+        let plain = big_layer();
+        let layer = store
+            .unpack_layer(
+                &store_common::gzip(&plain)[..],
+                &UnpackOptions {
+                    expected_diff_id: Some(sha(&plain)),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        let big = store.layer_path(&layer.chain_id).join("big");
+        if std::fs::metadata(&big).map(|m| m.len()).ok() != Some(8 << 20) {
+            return Err("gzip layer not unpacked".into());
+        }
+        let loaded = storage::archive::load(&store, &archive[..]).map_err(|e| e.to_string())?;
+        let layers = store
+            .image_layers(&loaded[0].id)
+            .map_err(|e| e.to_string())?;
+        let top = store.layer_path(&layers[1].chain_id).join("top");
+        match std::fs::metadata(&top) {
+            Ok(m) if m.len() == 4 << 20 => Ok(()),
+            other => Err(format!("top layer not unpacked: {other:?}")),
+        }
+    })));
+    assert_eq!(wait_exit(&mut child), 0, "see the child's stderr");
+    drop(cg);
+    assert!(ts.tmp_entries().is_empty(), "{:?}", ts.tmp_entries());
+}
