@@ -69,6 +69,11 @@ pub enum DbError {
 pub struct Db {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Every component's schema version as read once at open, so each
+    /// component's up-to-date check costs no transaction of its own. A
+    /// component up to date at open counts as such for this handle (its
+    /// migrate runs right after open); one found behind is read again.
+    versions_at_open: Vec<(String, usize)>,
 }
 
 impl Db {
@@ -92,9 +97,12 @@ impl Db {
                 other => break other.map_err(open_err)?,
             }
         }
+        // Best effort: without it each component checks on its own.
+        let versions_at_open = all_versions(&conn).unwrap_or_default();
         Ok(Db {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            versions_at_open,
         })
     }
 
@@ -139,8 +147,17 @@ impl Db {
 
     /// Brings `component`'s schema up to `steps.len()` (see the module docs).
     pub fn migrate(&self, component: &str, steps: &[&str]) -> Result<(), DbError> {
-        // Fast path without the write lock: every open of the store runs
-        // this, and several berth processes open it at once.
+        // Fast path without the write lock (every open of the store runs
+        // this, and several berth processes open it at once), and without
+        // a query when the versions read at open already say so.
+        let at_open = self
+            .versions_at_open
+            .iter()
+            .find(|(c, _)| c == component)
+            .map(|(_, v)| *v);
+        if at_open == Some(steps.len()) {
+            return Ok(());
+        }
         let current = self.read(|tx| component_version(tx, component))?;
         if current == steps.len() {
             return Ok(());
@@ -189,6 +206,15 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
             version INTEGER NOT NULL
         )",
     )
+}
+
+/// Every component's version, in one query.
+fn all_versions(conn: &Connection) -> Result<Vec<(String, usize)>, rusqlite::Error> {
+    let mut st = conn.prepare("SELECT component, version FROM berth_schema")?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+    })?;
+    rows.collect()
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock.
@@ -253,5 +279,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(d, 0);
+    }
+
+    #[test]
+    fn versions_read_at_open_are_rechecked_when_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let one = ["CREATE TABLE a (v INTEGER)"];
+        let two = ["CREATE TABLE a (v INTEGER)", "CREATE TABLE b (v INTEGER)"];
+        Db::open(&path).unwrap().migrate("x", &one).unwrap();
+        // `late` read version 1 at open; another process then goes to 2.
+        let late = Db::open(&path).unwrap();
+        assert_eq!(late.versions_at_open, vec![("x".to_string(), 1)]);
+        Db::open(&path).unwrap().migrate("x", &two).unwrap();
+        // Behind the two steps asked for: checked again in the database,
+        // which is already there (nothing applied twice).
+        late.migrate("x", &two).unwrap();
+        let b: i64 = late
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name='b'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(b, 1);
     }
 }
