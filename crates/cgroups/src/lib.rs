@@ -2,8 +2,11 @@
 //! cgroup v2 and the hybrid layout.
 //!
 //! The runtime builds a [`Manager`] from the spec's `cgroupsPath`, calls
-//! [`Manager::create`] and [`Manager::add_task`] for the init process
-//! before it runs user code, [`Manager::apply`] for `linux.resources`,
+//! [`Manager::create`] and [`Manager::open_unified`] before the clone (the
+//! init starts inside its cgroup2 directory with `CLONE_INTO_CGROUP`),
+//! then [`Manager::add_task_except_unified`] for the v1 hierarchies, or
+//! [`Manager::add_task`] everywhere when the kernel could not, before the
+//! init runs user code, [`Manager::apply`] for `linux.resources`,
 //! [`Manager::freeze`]/[`Manager::thaw`] for pause, [`Manager::pids`] and
 //! [`Manager::kill_all`] for `ps` and `kill --all`, [`Manager::stats`], and
 //! [`Manager::remove`] on delete.
