@@ -4,7 +4,9 @@
 # throughput against `umoci unpack` of the same OCI layout, plus berth's
 # peak RSS. Run as root from the repository: bench/images.sh
 # Knobs: BENCH_MB (archive size, default 200), BENCH_RUNS (default 5),
-# BENCH_DIR (work dir, default a fresh temp dir, removed at the end).
+# BENCH_DIR (work dir, default a fresh temp dir, removed at the end),
+# BENCH_BERTH (a berth binary to measure instead of building one, e.g. an
+# older build for a before/after comparison).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -15,8 +17,12 @@ for tool in hyperfine podman skopeo umoci python3; do
     command -v "$tool" >/dev/null || { echo "images.sh: $tool is required" >&2; exit 1; }
 done
 
-cargo build --release -p cli >&2
-BERTH=$(realpath "$TARGET/release/berth")
+if [ -n "${BENCH_BERTH:-}" ]; then
+    BERTH=$(realpath "$BENCH_BERTH")
+else
+    cargo build --release -p cli >&2
+    BERTH=$(realpath "$TARGET/release/berth")
+fi
 
 OWN_DIR=
 if [ -z "${BENCH_DIR:-}" ]; then
@@ -77,11 +83,14 @@ PY
 ARCHIVE_MB=$(( $(stat -c %s "$D/archive.tar") / 1000000 ))
 echo "archive: ${ARCHIVE_MB} MB" >&2
 
-# 2. load: berth vs podman, fresh stores for every run.
+# 2. load: berth vs podman, fresh stores for every run. Every prepare step
+#    syncs, so no run pays for writing back the previous run's files. (The
+#    removal still costs the next run: on a journal-less ext4 every file
+#    create skips over the inodes freed in the last minute, for every tool.)
 hyperfine --runs "$RUNS" --export-json "$D/load.json" \
-    -n "berth load" --prepare "rm -rf $D/berth-root" \
+    -n "berth load" --prepare "rm -rf $D/berth-root && sync" \
     "$BERTH --root $D/berth-root --runroot $D/berth-run load -q -i $D/archive.tar" \
-    -n "podman load" --prepare "rm -rf $D/podman-root $D/podman-run $D/podman-tmp" \
+    -n "podman load" --prepare "rm -rf $D/podman-root $D/podman-run $D/podman-tmp && sync" \
     "$PODMAN load -q -i $D/archive.tar" >&2
 
 # 3. unpack: umoci unpack of an OCI layout vs berth load of that same
@@ -93,13 +102,13 @@ tar -C "$D/oci" -cf "$D/oci.tar" .
 UNPACKED_MB=$(python3 -c "import sys, tarfile
 print(sum(m.size for m in tarfile.open(sys.argv[1]) if m.name.endswith('/layer.tar')) / 1e6)" "$D/archive.tar")
 hyperfine --runs "$RUNS" --export-json "$D/unpack.json" \
-    -n "berth load (OCI)" --prepare "rm -rf $D/berth-root" \
+    -n "berth load (OCI)" --prepare "rm -rf $D/berth-root && sync" \
     "$BERTH --root $D/berth-root --runroot $D/berth-run load -q -i $D/oci.tar" \
-    -n "umoci unpack" --prepare "rm -rf $D/bundle" \
+    -n "umoci unpack" --prepare "rm -rf $D/bundle && sync" \
     "umoci unpack --image $D/oci:bench $D/bundle" >&2
 
 # 4. berth's peak RSS during a load.
-rm -rf "$D/berth-root"
+rm -rf "$D/berth-root" && sync
 /usr/bin/time -f "%M" -o "$D/rss" "$BERTH" --root "$D/berth-root" --runroot "$D/berth-run" load -q -i "$D/archive.tar"
 RSS_KB=$(tail -1 "$D/rss")
 rm -rf "$D/berth-root" "$D/bundle" "$D/podman-root" "$D/podman-run" "$D/podman-tmp"
