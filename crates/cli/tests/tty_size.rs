@@ -2,7 +2,7 @@
 //! the slave of a pty pair the test opens (as its controlling terminal, so
 //! the kernel sends it SIGWINCH when the test resizes the master), and the
 //! container's `stty size` must print the size the test set — at start for
-//! `run -t` and `start -a`, and after a resize for `run -it`.
+//! `run -t`, `start -a` and `exec -t`, and after a resize for `run -it`.
 
 mod containers_support;
 
@@ -185,4 +185,14 @@ fn start_a_takes_the_terminal_size() {
     let (code, out) = p.finish();
     assert_eq!(code, 0, "{out:?}");
     assert_eq!(out.trim(), "41 101");
+}
+
+#[test]
+fn exec_t_takes_the_terminal_size() {
+    let env = Env::new();
+    env.ok(&["run", "-d", "--name", "idle", IMAGE, "sleep", "1000"]);
+    let p = OnPty::spawn(&env, 23, 77, &["exec", "-t", "idle", "stty", "size"]);
+    let (code, out) = p.finish();
+    assert_eq!(code, 0, "{out:?}");
+    assert_eq!(out.trim(), "23 77");
 }

@@ -70,6 +70,10 @@ impl Engine {
             process.set_user(spec_user);
         }
         process.set_terminal(Some(req.tty));
+        if req.tty {
+            // The pty has our size before the process runs (no 0x0 race).
+            process.set_console_size(super::tty::console_size());
+        }
         let manager = super::start::cgroup(&c.id)?;
         let procs: Vec<_> = manager
             .dirs()

@@ -161,10 +161,24 @@ pub fn monitor_main(root: &Path, runroot: &Path, id: &str) -> i32 {
     }
 }
 
+/// Where the container's output comes from.
+enum Output {
+    /// `-t`: the pty master.
+    Pty(OwnedFd),
+    /// stdout and stderr pipes.
+    Pipes(OwnedFd, OwnedFd),
+}
+
 fn supervise(engine: &Engine, c: &Container, mut sync: File) -> Result<(), EngineError> {
     let started = (|| {
         engine.record_owner(&c.id)?;
         let launch = engine.prepare_launch(c)?;
+        // -t: the container's stdio is a pty, logged as one stream.
+        if c.host_config.tty {
+            let (init, master) = engine.spawn_with_tty(c, &launch)?;
+            engine.record_started(&c.id, init.pid)?;
+            return Ok((init, Output::Pty(master)));
+        }
         let sys = |op| {
             let id = c.id.clone();
             move |source| EngineError::Sys { id, op, source }
@@ -180,9 +194,9 @@ fn supervise(engine: &Engine, c: &Container, mut sync: File) -> Result<(), Engin
         let init = engine.spawn(c, &launch, stdio, None)?;
         drop((out_w, err_w));
         engine.record_started(&c.id, init.pid)?;
-        Ok((init, out_r, err_r))
+        Ok((init, Output::Pipes(out_r, err_r)))
     })();
-    let (init, out_r, err_r) = match started {
+    let (init, output) = match started {
         Ok(v) => {
             report(&mut sync, &Ok(()));
             drop(sync);
@@ -199,7 +213,10 @@ fn supervise(engine: &Engine, c: &Container, mut sync: File) -> Result<(), Engin
     };
     let log_path = engine.log_path(&c.id);
     if let Ok(mut log) = LogWriter::open(&log_path) {
-        log.pump(out_r, err_r);
+        match output {
+            Output::Pty(master) => log.pump_pty(master),
+            Output::Pipes(out_r, err_r) => log.pump(out_r, err_r),
+        }
     }
     let code = init.wait().unwrap_or(crate::container::EXIT_UNKNOWN);
     engine.record_exit(&c.id, code);

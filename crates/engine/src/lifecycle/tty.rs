@@ -296,6 +296,20 @@ pub(crate) fn relay(master: OwnedFd, interactive: bool) {
 }
 
 impl Engine {
+    /// Starts `c` with a pty for a detached monitor: the init and the pty
+    /// master (for [`crate::logs::LogWriter::pump_pty`]). Without a
+    /// terminal to copy, the pty keeps the runtime's default size.
+    pub(crate) fn spawn_with_tty(
+        &self,
+        c: &Container,
+        launch: &Launch,
+    ) -> Result<(runtime::InitProcess, OwnedFd), EngineError> {
+        let socket = ConsoleSocket::new(self, &c.id, "console")?;
+        let init = self.spawn(c, launch, runtime::Stdio::default(), Some(&socket.path))?;
+        let master = socket.receive(&c.id)?;
+        Ok((init, master))
+    }
+
     /// The foreground run with a pty.
     pub(crate) fn run_with_tty(&self, c: &Container, launch: &Launch) -> Result<i32, EngineError> {
         let socket = ConsoleSocket::new(self, &c.id, "console")?;
