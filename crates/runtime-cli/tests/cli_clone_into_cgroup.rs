@@ -61,7 +61,7 @@ impl Drop for Precreated {
 /// Runs `cat /proc/self/cgroup` in a container while watching its
 /// cgroup2 `cgroup.procs` for writes; `pure_v2` runs berth-runtime in a
 /// private mount namespace where /sys/fs/cgroup is cgroup2 only.
-fn run_watched(tag: &str, pure_v2: bool) {
+fn run_watched(tag: &str, pure_v2: bool, join_ipc: bool) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let env = Env::new(
         tag,
@@ -71,6 +71,16 @@ fn run_watched(tag: &str, pure_v2: bool) {
             "cat /proc/self/cgroup; grep ' /sys/fs/cgroup[/ ]' /proc/self/mountinfo",
         ],
     );
+    if join_ipc {
+        // Joining a namespace takes the double-fork path: the intermediate
+        // child clones the init into the cgroup after its setns.
+        env.edit_config(|c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+            ns.retain(|n| n["type"] != "ipc");
+            let own = format!("/proc/{}/ns/ipc", std::process::id());
+            ns.push(serde_json::json!({"type": "ipc", "path": own}));
+        });
+    }
     let cg = env.cgroups_path();
     let root = unified_root();
     let dir = root.join(cg.trim_start_matches('/'));
@@ -147,10 +157,15 @@ fn run_watched(tag: &str, pure_v2: bool) {
 
 #[test]
 fn init_is_cloned_into_its_cgroup2_cgroup_on_the_host() {
-    run_watched("clone-into-host", false);
+    run_watched("clone-into-host", false, false);
 }
 
 #[test]
 fn init_is_cloned_into_its_cgroup_in_a_pure_cgroup2_view() {
-    run_watched("clone-into-v2", true);
+    run_watched("clone-into-v2", true, false);
+}
+
+#[test]
+fn init_is_cloned_into_its_cgroup_after_joining_a_namespace() {
+    run_watched("clone-into-join", true, true);
 }

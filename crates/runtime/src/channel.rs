@@ -18,6 +18,9 @@ pub(crate) enum Msg {
     /// Intermediate → parent: the pid of the process that becomes the
     /// container process (after a namespace-joining double fork).
     Pid(i32),
+    /// Intermediate → parent: as `Pid`, and the process was cloned into
+    /// the cgroup2 directory the caller's `before_clone` gave.
+    PidInCgroup(i32),
     /// Parent → child: the caller's `after_clone` (cgroup placement) is
     /// done; the child may now create its cgroup namespace.
     Placed,

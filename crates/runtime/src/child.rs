@@ -15,11 +15,11 @@ use oci_spec::runtime::Spec;
 
 use crate::channel::{Channel, Msg};
 use crate::error::{ChildError, ChildErrorKind, Context};
+use crate::init::clone_init;
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::{self, ExecPlan};
 use crate::rootfs::{self, RootfsSetup};
 use crate::spawn::{InitHooks, InitOptions, Stdio};
-use crate::sys::clone_fork;
 
 /// What the init child needs beyond the caller's options.
 pub(crate) struct InitChild<'a, 'b> {
@@ -35,6 +35,8 @@ pub(crate) struct InitChild<'a, 'b> {
     /// `linux.seccomp`, compiled by the parent.
     pub(crate) seccomp: Option<&'a crate::seccomp::Program>,
     pub(crate) fifo: Option<OwnedFd>,
+    /// With a double fork: the cgroup2 directory to clone the init into.
+    pub(crate) cgroup: Option<&'a OwnedFd>,
 }
 
 /// Entry point in the child; never returns.
@@ -129,8 +131,14 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
         }
         // CLONE_PARENT: the init becomes the caller's child, so the caller
         // can wait for it; CLONE_NEWPID was unshared above, so it is PID 1.
-        if let Some(pid) = clone_fork(libc::CLONE_PARENT).ctx(|| "clone init".into())? {
-            let _ = c.channel.send(&Msg::Pid(pid.as_raw()));
+        let (cloned, in_cgroup) = clone_init(libc::CLONE_PARENT, c.cgroup);
+        if let Some(pid) = cloned.ctx(|| "clone init".into())? {
+            let msg = if in_cgroup {
+                Msg::PidInCgroup(pid.as_raw())
+            } else {
+                Msg::Pid(pid.as_raw())
+            };
+            let _ = c.channel.send(&msg);
             // SAFETY: see exit_with; the intermediate's job is done.
             unsafe { libc::_exit(0) }
         }

@@ -162,7 +162,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
     drop(child_ch);
     drop(console);
     let mut guard = ChildGuard(Some(first));
-    let pid = guard.adopt_grandchild(id, &parent_ch)?;
+    let (pid, _) = guard.adopt_grandchild(id, &parent_ch)?;
     for procs in opts.cgroup_procs {
         fs::write(procs, pid.to_string())
             .map_err(sys(format!("add exec process to {}", procs.display())))?;

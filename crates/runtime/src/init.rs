@@ -55,10 +55,16 @@ impl Drop for ChildGuard {
 impl ChildGuard {
     /// Double fork: receives the grandchild's pid from the intermediate
     /// child `self` guards, reaps the intermediate (it exits once it has
-    /// reported) and guards the grandchild instead.
-    pub(crate) fn adopt_grandchild(&mut self, id: &str, ch: &Channel) -> Result<Pid, SpawnError> {
-        let pid = match recv(id, ch)? {
-            Some(Msg::Pid(p)) => Pid::from_raw(p),
+    /// reported) and guards the grandchild instead. Also returns whether
+    /// the grandchild was cloned into its cgroup.
+    pub(crate) fn adopt_grandchild(
+        &mut self,
+        id: &str,
+        ch: &Channel,
+    ) -> Result<(Pid, bool), SpawnError> {
+        let (pid, in_cgroup) = match recv(id, ch)? {
+            Some(Msg::Pid(p)) => (Pid::from_raw(p), false),
+            Some(Msg::PidInCgroup(p)) => (Pid::from_raw(p), true),
             other => return Err(unexpected(id, other)),
         };
         if let Some(first) = self.0.take() {
@@ -66,7 +72,7 @@ impl ChildGuard {
             let _ = waitpid(first, None);
         }
         self.0 = Some(pid);
-        Ok(pid)
+        Ok((pid, in_cgroup))
     }
 }
 
@@ -174,14 +180,13 @@ pub(crate) fn spawn(
         stage: "before_clone",
         source,
     })?;
-    // The double fork's grandchild is cloned by the intermediate child,
-    // after its setns: it is moved into the cgroup the old way.
+    // With a double fork the intermediate clones the init into the cgroup,
+    // after its setns (the first clone stays in the caller's cgroup).
     let into = cgroup_fd.as_ref().filter(|_| !double_fork);
-    let (cloned, in_cgroup) = clone_init(flags, into);
+    let (cloned, mut in_cgroup) = clone_init(flags, into);
     let first = match cloned.map_err(sys(id, "clone init process"))? {
         None => {
             drop(parent_ch);
-            drop(cgroup_fd);
             init_main(InitChild {
                 opts,
                 hooks,
@@ -192,6 +197,7 @@ pub(crate) fn spawn(
                 console,
                 fifo,
                 seccomp: seccomp.as_ref(),
+                cgroup: cgroup_fd.as_ref().filter(|_| double_fork),
             })
         }
         Some(pid) => pid,
@@ -202,7 +208,9 @@ pub(crate) fn spawn(
     drop(cgroup_fd);
     let mut guard = ChildGuard(Some(first));
     let pid = if double_fork {
-        guard.adopt_grandchild(id, &parent_ch)?
+        let (pid, placed) = guard.adopt_grandchild(id, &parent_ch)?;
+        in_cgroup = placed;
+        pid
     } else {
         first
     };
@@ -246,13 +254,17 @@ pub(crate) fn spawn(
 /// Clones the init with namespace `flags`, straight into the cgroup2
 /// directory `cgroup` when there is one and the kernel can; returns the
 /// clone's result and whether the child started in that cgroup.
-fn clone_init(flags: libc::c_int, cgroup: Option<&OwnedFd>) -> (io::Result<Option<Pid>>, bool) {
+pub(crate) fn clone_init(
+    flags: libc::c_int,
+    cgroup: Option<&OwnedFd>,
+) -> (io::Result<Option<Pid>>, bool) {
     if let Some(fd) = cgroup {
         match clone_into_cgroup(flags, fd.as_fd()) {
             Ok(r) => return (Ok(r), true),
             // No clone3 (ENOSYS, or a seccomp filter saying so), no
-            // CLONE_INTO_CGROUP (E2BIG/EINVAL before 5.7), or a cgroup that
-            // cannot take processes this way (EOPNOTSUPP, EBUSY): fall back
+            // CLONE_INTO_CGROUP (E2BIG/EINVAL before 5.7), a cgroup that
+            // cannot take processes this way (EOPNOTSUPP, EBUSY), or one
+            // outside a joined cgroup namespace (ENOENT): fall back
             // to a clone + migration, which fails with the clearer
             // cgroup.procs error if the cgroup really is unusable. Other
             // errors (EAGAIN at pids.max, EPERM) are the clone's own.
@@ -260,7 +272,12 @@ fn clone_init(flags: libc::c_int, cgroup: Option<&OwnedFd>) -> (io::Result<Optio
                 if matches!(
                     e.raw_os_error(),
                     Some(
-                        libc::ENOSYS | libc::E2BIG | libc::EINVAL | libc::EOPNOTSUPP | libc::EBUSY
+                        libc::ENOSYS
+                            | libc::E2BIG
+                            | libc::EINVAL
+                            | libc::EOPNOTSUPP
+                            | libc::EBUSY
+                            | libc::ENOENT
                     )
                 ) => {}
             Err(e) => return (Err(e), false),

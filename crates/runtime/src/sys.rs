@@ -55,7 +55,13 @@ pub(crate) fn clone_into_cgroup(flags: libc::c_int, cgroup: BorrowedFd) -> io::R
         pidfd: 0,
         child_tid: 0,
         parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
+        // clone3 refuses an exit signal with CLONE_PARENT; the child then
+        // gets ours (SIGCHLD: we were cloned with it), as clone(2) does.
+        exit_signal: if flags & libc::CLONE_PARENT != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         stack: 0,
         stack_size: 0,
         tls: 0,
