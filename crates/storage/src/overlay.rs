@@ -250,6 +250,22 @@ impl Store {
     /// half-removed directory is never mistaken for a container).
     /// Removing a missing container is not an error.
     pub fn remove_container_rootfs(&self, container_id: &str) -> Result<(), StoreError> {
+        match self.detach_container_rootfs(container_id)? {
+            Some(dst) => self.remove_detached(container_id, &dst),
+            None => Ok(()),
+        }
+    }
+
+    /// The first half of [`Store::remove_container_rootfs`]: renames
+    /// `containers/<id>` into `tmp/` (one rename; the container's files
+    /// are gone from every view at once) and returns where it went, for
+    /// [`Store::remove_detached`] later. `None` if there was nothing.
+    /// Until removed, the tree is a staging leftover: the next
+    /// [`Store::open`] removes it if nobody else has.
+    pub fn detach_container_rootfs(
+        &self,
+        container_id: &str,
+    ) -> Result<Option<PathBuf>, StoreError> {
         if !valid_container_id(container_id) {
             return Err(OverlayError::BadContainerId(container_id.to_string()).into());
         }
@@ -258,18 +274,24 @@ impl Store {
             .tmp_dir()
             .join(staging::unique_name("deleted-container"));
         match fs::rename(&dir, &dst) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            r => r.map_err(|source| OverlayError::Io {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(OverlayError::Io {
                 id: container_id.to_string(),
                 op: "remove",
-                path: dir.clone(),
+                path: dir,
                 source,
-            })?,
+            }
+            .into()),
+            Ok(()) => Ok(Some(dst)),
         }
-        staging::remove_tree(&dst).map_err(|source| OverlayError::Io {
+    }
+
+    /// Deletes a tree [`Store::detach_container_rootfs`] moved aside.
+    pub fn remove_detached(&self, container_id: &str, detached: &Path) -> Result<(), StoreError> {
+        staging::remove_tree(detached).map_err(|source| OverlayError::Io {
             id: container_id.to_string(),
             op: "remove",
-            path: dst,
+            path: detached.to_path_buf(),
             source,
         })?;
         Ok(())

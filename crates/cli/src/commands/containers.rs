@@ -207,13 +207,9 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<()> {
             Err(e) => fail(&e),
         };
     }
-    match engine.run_foreground(&c) {
-        Ok(code) => {
-            let _ = std::io::stdout().flush();
-            std::process::exit(code)
-        }
-        Err(e) => fail(&e),
-    }
+    // Exits with the container's code (after a --rm removal).
+    let e = engine.run_foreground_then_exit(&c);
+    fail(&e)
 }
 
 /// `berth start`.

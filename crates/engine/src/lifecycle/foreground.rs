@@ -2,7 +2,9 @@
 //! `start -a`): stdio inherited, signals forwarded, exit code returned.
 
 use std::fs::File;
+use std::io::Write;
 use std::os::fd::AsFd;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -67,16 +69,64 @@ impl Engine {
     /// A start failure is an error whose [`EngineError::exit_code`] is
     /// Docker's 125/126/127. `--rm` removes the container afterwards.
     pub fn run_foreground(&self, c: &Container) -> Result<i32, EngineError> {
+        let (code, detached) = self.run_foreground_inner(c);
+        if let Some(dir) = detached {
+            let _ = self.store().remove_detached(&c.id, &dir);
+        }
+        code
+    }
+
+    /// [`Engine::run_foreground`] for a process that ends with the run (the
+    /// `berth run` CLI): on success it exits with the container's code and
+    /// never returns; a start failure is returned. With `--rm` the
+    /// container is gone (record, cgroup, `containers/<id>`) before the
+    /// exit, but its moved-aside tree in `tmp/` is deleted by a detached
+    /// child after it: freeing an ext4 directory waits for its block's
+    /// discard on hosts mounted with `discard`, which need not delay the
+    /// exit code. A child killed half-way leaves a staging leftover that
+    /// the next store open removes.
+    pub fn run_foreground_then_exit(&self, c: &Container) -> EngineError {
+        let (code, detached) = self.run_foreground_inner(c);
+        match code {
+            Ok(code) => {
+                let _ = std::io::stdout().flush();
+                let _ = std::io::stderr().flush();
+                if let Some(dir) = detached {
+                    super::after_exit::remove_detached(self.store(), &c.id, dir);
+                }
+                std::process::exit(code)
+            }
+            Err(e) => {
+                if let Some(dir) = detached {
+                    let _ = self.store().remove_detached(&c.id, &dir);
+                }
+                e
+            }
+        }
+    }
+
+    /// The run and its bookkeeping; the moved-aside rootfs of a `--rm`
+    /// container is the caller's to delete.
+    fn run_foreground_inner(&self, c: &Container) -> (Result<i32, EngineError>, Option<PathBuf>) {
         let result = self.run_attached(c);
+        let mut detached = None;
         let code = match result {
             Ok(Ended::Unrecorded(code)) => {
                 // With --rm the exit is never written: the row goes in the
                 // removal's commit (a failed removal records it after all).
-                if !c.host_config.auto_remove || self.remove_after_run(c).is_err() {
-                    self.record_exit(&c.id, code);
-                    crate::timing::mark("run: exit recorded");
-                    if c.host_config.auto_remove {
-                        let _ = self.remove(&c.id, true);
+                let removed = if c.host_config.auto_remove {
+                    self.remove_after_run(c).ok()
+                } else {
+                    None
+                };
+                match removed {
+                    Some(d) => detached = d,
+                    None => {
+                        self.record_exit(&c.id, code);
+                        crate::timing::mark("run: exit recorded");
+                        if c.host_config.auto_remove {
+                            let _ = self.remove(&c.id, true);
+                        }
                     }
                 }
                 Ok(code)
@@ -95,7 +145,7 @@ impl Engine {
             }
         };
         crate::timing::mark("run: done");
-        code
+        (code, detached)
     }
 
     /// Whether `c` is the record [`Engine::create_owned`] just returned to

@@ -2,6 +2,7 @@
 //! record), foreground run, the detached monitor, stop/kill/wait, removal,
 //! exec.
 
+mod after_exit;
 mod create;
 mod exec;
 mod foreground;

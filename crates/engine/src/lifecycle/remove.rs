@@ -1,5 +1,7 @@
 //! `rm [-f]`, `container prune`, `rename`, `pause`/`unpause`.
 
+use std::path::PathBuf;
+
 use crate::container::{Container, Status};
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -40,14 +42,17 @@ impl Engine {
 
     /// `run --rm`'s removal of the container this process has just run in
     /// the foreground and reaped: nothing to look up, kill or reconcile.
-    /// The cgroup and rootfs go first, then the row and its volume
-    /// references in one commit, so a kill -9 half-way leaves a row that
-    /// the next command reconciles (exited, owner gone) and `rm` finishes.
-    pub(crate) fn remove_after_run(&self, c: &Container) -> Result<(), EngineError> {
+    /// The cgroup goes and the rootfs is moved into `tmp/`, then the row
+    /// and its volume references go in one commit, so a kill -9 half-way
+    /// leaves a row that the next command reconciles (exited, owner gone)
+    /// and `rm` finishes. Returns the moved-aside tree, which the caller
+    /// deletes (now, or after reporting the exit code: see
+    /// [`Engine::run_foreground_then_exit`]).
+    pub(crate) fn remove_after_run(&self, c: &Container) -> Result<Option<PathBuf>, EngineError> {
         self.remove_cgroup(&c.id);
         crate::timing::mark("remove: cgroup removed");
-        self.store().remove_container_rootfs(&c.id)?;
-        crate::timing::mark("remove: rootfs removed");
+        let detached = self.store().detach_container_rootfs(&c.id)?;
+        crate::timing::mark("remove: rootfs detached");
         // A container this process created without mounts has no volume
         // references to drop (and the volume tables may not even exist).
         let volumes = if crate::volume::known_without_mounts(self.store(), &c.id) {
@@ -65,7 +70,7 @@ impl Engine {
         })?;
         crate::volume::remove_trash(trash);
         crate::timing::mark("remove: row removed");
-        Ok(())
+        Ok(detached)
     }
 
     /// Removes every stopped container; returns their ids.
