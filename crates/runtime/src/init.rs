@@ -266,24 +266,32 @@ pub(crate) fn clone_init(
             // cannot take processes this way (EOPNOTSUPP, EBUSY), or one
             // outside a joined cgroup namespace (ENOENT): fall back
             // to a clone + migration, which fails with the clearer
-            // cgroup.procs error if the cgroup really is unusable. Other
-            // errors (EAGAIN at pids.max, EPERM) are the clone's own.
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(
-                        libc::ENOSYS
-                            | libc::E2BIG
-                            | libc::EINVAL
-                            | libc::EOPNOTSUPP
-                            | libc::EBUSY
-                            | libc::ENOENT
-                    )
-                ) => {}
+            // cgroup.procs error if the cgroup really is unusable. EAGAIN
+            // (pids.max) is the clone's own; so is EPERM/EACCES when
+            // namespaces are created, else only the cgroup's permission
+            // check (after joining a user namespace) can raise it.
+            Err(e) if can_fall_back(&e, flags & !libc::CLONE_PARENT == 0) => {}
             Err(e) => return (Err(e), false),
         }
     }
     (clone_fork(flags), false)
+}
+
+/// Whether a `clone_into_cgroup` error calls for the clone + migration
+/// fallback (see `clone_init`); `no_namespaces`: the clone creates none.
+fn can_fall_back(e: &io::Error, no_namespaces: bool) -> bool {
+    match e.raw_os_error() {
+        Some(
+            libc::ENOSYS
+            | libc::E2BIG
+            | libc::EINVAL
+            | libc::EOPNOTSUPP
+            | libc::EBUSY
+            | libc::ENOENT,
+        ) => true,
+        Some(libc::EPERM | libc::EACCES) => no_namespaces,
+        _ => false,
+    }
 }
 
 /// Compiles the seccomp profile before anything is created, so that a bad
