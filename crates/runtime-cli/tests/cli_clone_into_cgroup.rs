@@ -169,3 +169,38 @@ fn init_is_cloned_into_its_cgroup_in_a_pure_cgroup2_view() {
 fn init_is_cloned_into_its_cgroup_after_joining_a_namespace() {
     run_watched("clone-into-join", true, true);
 }
+
+#[test]
+fn exec_is_cloned_into_the_containers_cgroup() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let id = "clone-into-exec";
+    let mut env = Env::new(id, &["sleep", "60"]);
+    let cg = env.cgroups_path();
+    let dir = unified_root().join(cg.trim_start_matches('/'));
+    let (ok, err) = env.create(id, &[]);
+    assert!(ok, "create: {err}");
+    let out = env.run(&["start", id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    // Watched from here on: the init is placed, only the exec is left.
+    let ino = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+        .expect("inotify_init1");
+    inotify::add_watch(&ino, dir.join("cgroup.procs"), inotify::WatchFlags::MODIFY)
+        .expect("watch cgroup.procs");
+    let out = env.run(&["exec", id, "cat", "/proc/self/cgroup"]);
+    assert!(out.status.success(), "exec: {}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l == format!("0::{cg}")),
+        "exec not in {cg}: {text}"
+    );
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut reader = inotify::Reader::new(&ino, &mut buf);
+    match reader.next() {
+        Err(e) if e == rustix::io::Errno::AGAIN => {}
+        Ok(ev) => panic!("cgroup.procs of {cg} was written ({:?})", ev.events()),
+        Err(e) => panic!("read inotify: {e}"),
+    }
+    let out = env.run(&["delete", "--force", id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+    env.assert_clean(id);
+}

@@ -3,23 +3,45 @@
 //! second clone with `CLONE_PARENT` creates the process inside the pid
 //! namespace (setns on a pid namespace only applies to children) as a
 //! child of the caller, which places it in the cgroup and releases it.
+//! The second clone starts it in the cgroup2 directory right away
+//! (`CLONE_INTO_CGROUP`, no migration and so no RCU grace period); it
+//! joins the cgroup namespace only then, as the kernel checks that the
+//! cloning process's own cgroup is inside the namespace's root.
 
 use std::fs::{self, File};
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
+use nix::fcntl::{open, OFlag};
 use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::Mode;
+use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
 use nix::unistd::Pid;
 
 use crate::channel::{self, Msg};
 use crate::child::{apply_stdio, exit_with, no_unwind, reset_signals};
 use crate::error::{ChildError, Context, SpawnError};
-use crate::init::{recv, send, unexpected, ChildGuard};
+use crate::init::{clone_init, recv, send, unexpected, ChildGuard};
 use crate::process::caps::CapSets;
 use crate::process::{self, ExecPlan};
 use crate::spawn::ExecOptions;
 use crate::sys::clone_fork;
+
+/// The `cgroup.procs` of `procs` that is on cgroup2, with an `O_PATH` fd
+/// of its directory to clone into; `None` on pure v1 (or if it cannot be
+/// opened: the process is then moved as on v1).
+fn unified_dir(procs: &[PathBuf]) -> Option<(&Path, OwnedFd)> {
+    procs.iter().find_map(|p| {
+        let dir = p.parent()?;
+        if statfs(dir).ok()?.filesystem_type() != CGROUP2_SUPER_MAGIC {
+            return None;
+        }
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        Some((p.as_path(), open(dir, flags, Mode::empty()).ok()?))
+    })
+}
 
 /// The namespaces joined, in order: user first (it owns the others), mnt
 /// last among those that change paths we still need.
@@ -118,6 +140,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
         ),
         None => None,
     };
+    let unified = unified_dir(opts.cgroup_procs);
     let (parent_ch, child_ch) = channel::pair().map_err(sys("create sync socket".into()))?;
     let first = match clone_fork(0).map_err(sys("clone exec process".into()))? {
         Some(pid) => pid,
@@ -127,19 +150,33 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                 (|| -> Result<ChildError, ChildError> {
                     reset_signals()?;
                     apply_stdio(&opts.stdio)?;
+                    let cgroup_fd = unified.as_ref().map(|(_, fd)| fd);
+                    let mut cgroupns = None;
                     for (file, flag) in &namespaces {
+                        if *flag == CloneFlags::CLONE_NEWCGROUP && cgroup_fd.is_some() {
+                            cgroupns = Some(file);
+                            continue;
+                        }
                         setns(file.as_fd(), *flag)
                             .ctx(|| format!("join container namespace {flag:?}"))?;
                     }
-                    drop(namespaces);
-                    if let Some(pid) =
-                        clone_fork(libc::CLONE_PARENT).ctx(|| "clone exec process".into())?
-                    {
-                        let _ = child_ch.send(&Msg::Pid(pid.as_raw()));
+                    let (cloned, in_cgroup) = clone_init(libc::CLONE_PARENT, cgroup_fd);
+                    if let Some(pid) = cloned.ctx(|| "clone exec process".into())? {
+                        let msg = if in_cgroup {
+                            Msg::PidInCgroup(pid.as_raw())
+                        } else {
+                            Msg::Pid(pid.as_raw())
+                        };
+                        let _ = child_ch.send(&msg);
                         // SAFETY: _exit ends the intermediate without running
                         // the parent's destructors on its copied state.
                         unsafe { libc::_exit(0) }
                     }
+                    if let Some(ns) = cgroupns {
+                        setns(ns.as_fd(), CloneFlags::CLONE_NEWCGROUP)
+                            .ctx(|| "join container namespace CLONE_NEWCGROUP".into())?;
+                    }
+                    drop(namespaces);
                     child_ch.wait_go().ctx(|| "wait for runtime".into())?;
                     if let Some(sock) = &console {
                         crate::tty::setup(sock, opts.process)?;
@@ -162,8 +199,12 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
     drop(child_ch);
     drop(console);
     let mut guard = ChildGuard(Some(first));
-    let (pid, _) = guard.adopt_grandchild(id, &parent_ch)?;
+    let (pid, in_cgroup) = guard.adopt_grandchild(id, &parent_ch)?;
+    let placed = unified.map(|(p, _)| p).filter(|_| in_cgroup);
     for procs in opts.cgroup_procs {
+        if Some(procs.as_path()) == placed {
+            continue;
+        }
         fs::write(procs, pid.to_string())
             .map_err(sys(format!("add exec process to {}", procs.display())))?;
     }
