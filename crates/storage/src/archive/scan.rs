@@ -11,7 +11,7 @@ use std::path::{Component, Path};
 use super::ahead::{Ahead, Feed};
 use super::plan::digest_in_path;
 use super::ArchiveError;
-use crate::blobs::BlobStore;
+use crate::blobs::{BlobError, BlobStore};
 use crate::digest::Digest;
 use crate::pipe::{read_full, CHUNK};
 
@@ -176,7 +176,10 @@ fn store_blob<R: Read>(
             break;
         }
         buf.truncate(k);
-        w.write_all(&buf).map_err(ArchiveError::Read)?;
+        w.write_all(&buf).map_err(|source| BlobError::Io {
+            what: "write new blob".into(),
+            source,
+        })?;
         n += k as u64;
         match &mut feed {
             Some(f) => f.send(buf),
