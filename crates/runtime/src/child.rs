@@ -212,8 +212,9 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     // Before finalize: /proc/sys is usually among the read-only paths.
     write_sysctls(spec)?;
     rootfs::finalize(spec)?;
-    if let Some(sock) = &c.console {
-        crate::tty::setup(sock, process)?;
+    match &c.console {
+        Some(sock) => crate::tty::setup(sock, process)?,
+        None => crate::tty::new_session()?,
     }
     let plan = ExecPlan {
         process,

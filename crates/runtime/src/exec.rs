@@ -178,8 +178,9 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                     }
                     drop(namespaces);
                     child_ch.wait_go().ctx(|| "wait for runtime".into())?;
-                    if let Some(sock) = &console {
-                        crate::tty::setup(sock, opts.process)?;
+                    match &console {
+                        Some(sock) => crate::tty::setup(sock, opts.process)?,
+                        None => crate::tty::new_session()?,
                     }
                     let plan = ExecPlan {
                         process: opts.process,

@@ -74,3 +74,11 @@ pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), ChildErro
     }
     Ok(())
 }
+
+/// Without a terminal, the container process still gets a session of its
+/// own, as runc's init does: otherwise it keeps the caller's controlling
+/// terminal (e.g. the shell that ran `berth run`), whose `TIOCSTI` ioctl
+/// would let it type commands into that shell.
+pub(crate) fn new_session() -> Result<(), ChildError> {
+    setsid().map(drop).ctx(|| "setsid".into())
+}

@@ -50,6 +50,43 @@ fn exec_sees_the_containers_hostname_and_pids() {
     assert_eq!(lines.len(), 5, "header, sleep, sh, ps: {out}");
 }
 
+/// Without a terminal the init and an exec'd process each lead a session
+/// of their own (as runc's), so neither keeps the caller's controlling
+/// terminal. Before, both stayed in the caller's session, which is
+/// outside the container's pid namespace and reads as session 0.
+#[test]
+fn init_and_exec_lead_their_own_sessions() {
+    let b = Bundle::busybox();
+    let s = spec(&["sleep", "30"]);
+    let out = b.path().join("exec-out");
+    let result = b.path().join("result");
+    in_child(|| {
+        let o = File::create(&out).unwrap();
+        let opts = init_opts("exec-session", &b, &s);
+        let init = spawn_init(&opts, &mut NoHooks).unwrap();
+        let mut p = s.process().clone().unwrap();
+        p.set_args(Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "read a b c d e f r < /proc/1/stat; echo init $a $f; \
+             read a b c d e f r < /proc/$$/stat; echo exec $a $f"
+                .into(),
+        ]));
+        let text = exec_code("exec-session", init.pid, &p, &o);
+        let _ = kill(init.pid, Signal::SIGKILL);
+        let _ = init.wait();
+        fs::write(&result, text).unwrap();
+        0
+    });
+    let out = fs::read_to_string(&out).unwrap();
+    assert_eq!(fs::read_to_string(&result).unwrap(), "0", "{out}");
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split(' ').collect()).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0], ["init", "1", "1"], "{out}");
+    assert_eq!(lines[1][0], "exec", "{out}");
+    assert_eq!(lines[1][1], lines[1][2], "exec'd sh leads its session: {out}");
+}
+
 #[test]
 fn overlay_with_250_lower_layers_mounts() {
     let b = Bundle::busybox();
