@@ -84,7 +84,10 @@ fn init_and_exec_lead_their_own_sessions() {
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(lines[0], ["init", "1", "1"], "{out}");
     assert_eq!(lines[1][0], "exec", "{out}");
-    assert_eq!(lines[1][1], lines[1][2], "exec'd sh leads its session: {out}");
+    assert_eq!(
+        lines[1][1], lines[1][2],
+        "exec'd sh leads its session: {out}"
+    );
 }
 
 #[test]
