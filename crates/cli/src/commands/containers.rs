@@ -240,13 +240,9 @@ pub fn start(g: &Globals, a: StartArgs) -> Result<()> {
         }
         let mut c = c;
         c.host_config.interactive |= a.interactive;
-        match engine.run_foreground(&c) {
-            Ok(code) => {
-                let _ = std::io::stdout().flush();
-                std::process::exit(code)
-            }
-            Err(e) => fail(&e),
-        }
+        // Exits with the container's code, as `run` does.
+        let e = engine.run_foreground_then_exit(&c);
+        fail(&e)
     }
     let mut failed = None;
     for name in &a.containers {
