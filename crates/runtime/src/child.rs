@@ -124,6 +124,7 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     reset_signals()?;
     apply_stdio(&c.opts.stdio)?;
     if c.double_fork {
+        process::hide_from_container()?;
         namespaces::join(&c.plan.join)?;
         unshare(c.plan.create - CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare namespaces".into())?;
         if c.plan.create.contains(namespaces::CLONE_NEWTIME) {

@@ -150,6 +150,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                 (|| -> Result<ChildError, ChildError> {
                     reset_signals()?;
                     apply_stdio(&opts.stdio)?;
+                    crate::process::hide_from_container()?;
                     let cgroup_fd = unified.as_ref().map(|(_, fd)| fd);
                     let mut cgroupns = None;
                     for (file, flag) in &namespaces {

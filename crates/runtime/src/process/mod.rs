@@ -157,6 +157,15 @@ pub(crate) fn home_in_passwd(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
+/// Makes this process non-dumpable before it joins a container's pid
+/// namespace (runc's nsexec does the same): until `execve` it holds the
+/// caller's fds (its database, a cgroup directory), only close-on-exec,
+/// and a dumpable process's `/proc/PID/fd` can be opened by any process of
+/// the same uid in that namespace. `execve` makes it dumpable again.
+pub(crate) fn hide_from_container() -> Result<(), ChildError> {
+    prctl::set_dumpable(false).ctx(|| "set non-dumpable".into())
+}
+
 fn install_seccomp(s: &Program) -> Result<(), ChildError> {
     s.load().ctx(|| "install seccomp filter".into())
 }
