@@ -266,11 +266,13 @@ pub(crate) fn clone_init(
             // cannot take processes this way (EOPNOTSUPP, EBUSY), or one
             // outside a joined cgroup namespace (ENOENT): fall back
             // to a clone + migration, which fails with the clearer
-            // cgroup.procs error if the cgroup really is unusable. EAGAIN
-            // (pids.max) is the clone's own; so is EPERM/EACCES when
-            // namespaces are created, else only the cgroup's permission
-            // check (after joining a user namespace) can raise it.
-            Err(e) if can_fall_back(&e, flags & !libc::CLONE_PARENT == 0) => {}
+            // cgroup.procs error if the cgroup really is unusable. EPERM
+            // and EACCES too: a seccomp filter may answer clone3 so (as
+            // older Docker profiles do), and the cgroup's permission check
+            // raises them; a namespace the caller may not create fails the
+            // plain clone with the same error. EAGAIN (pids.max) is the
+            // clone's own.
+            Err(e) if can_fall_back(&e) => {}
             Err(e) => return (Err(e), false),
         }
     }
@@ -278,20 +280,21 @@ pub(crate) fn clone_init(
 }
 
 /// Whether a `clone_into_cgroup` error calls for the clone + migration
-/// fallback (see `clone_init`); `no_namespaces`: the clone creates none.
-fn can_fall_back(e: &io::Error, no_namespaces: bool) -> bool {
-    match e.raw_os_error() {
+/// fallback (see `clone_init`).
+fn can_fall_back(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
         Some(
             libc::ENOSYS
-            | libc::E2BIG
-            | libc::EINVAL
-            | libc::EOPNOTSUPP
-            | libc::EBUSY
-            | libc::ENOENT,
-        ) => true,
-        Some(libc::EPERM | libc::EACCES) => no_namespaces,
-        _ => false,
-    }
+                | libc::E2BIG
+                | libc::EINVAL
+                | libc::EOPNOTSUPP
+                | libc::EBUSY
+                | libc::ENOENT
+                | libc::EPERM
+                | libc::EACCES
+        )
+    )
 }
 
 /// Compiles the seccomp profile before anything is created, so that a bad
