@@ -4,9 +4,9 @@
 //! `-t` and `-f`).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -31,18 +31,71 @@ pub struct LogEntry {
 
 /// Appends entries to a container's log.
 pub struct LogWriter {
-    file: File,
+    path: PathBuf,
+    /// None until the first entry when created by [`LogWriter::lazy`];
+    /// buffered so a read of many lines is one write(2), flushed before
+    /// [`LogWriter::feed`] returns (a `logs -f` sees every complete line).
+    file: Option<BufWriter<File>>,
+}
+
+/// One output stream being logged: its name and the bytes after its last
+/// newline, held until the line ends (or grows to Docker's entry limit).
+pub struct LogStream {
+    name: &'static str,
+    pending: Vec<u8>,
+}
+
+impl LogStream {
+    /// A stream named `name` (`stdout` or `stderr`) with nothing pending.
+    pub fn new(name: &'static str) -> Self {
+        LogStream {
+            name,
+            pending: Vec::new(),
+        }
+    }
 }
 
 impl LogWriter {
     /// Opens (creating) the log for appending.
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        let file = File::options().create(true).append(true).open(path)?;
-        Ok(LogWriter { file })
+        let mut w = LogWriter::lazy(path);
+        w.file()?;
+        Ok(w)
+    }
+
+    /// A writer that creates the log with its first entry: a container
+    /// that prints nothing costs no file create (readers treat a missing
+    /// log as an empty one).
+    pub fn lazy(path: &Path) -> Self {
+        LogWriter {
+            path: path.to_path_buf(),
+            file: None,
+        }
+    }
+
+    fn file(&mut self) -> std::io::Result<&mut BufWriter<File>> {
+        if self.file.is_none() {
+            let f = File::options().create(true).append(true).open(&self.path)?;
+            self.file = Some(BufWriter::with_capacity(64 * 1024, f));
+        }
+        Ok(self.file.as_mut().expect("just opened"))
     }
 
     /// Writes one entry.
     pub fn write(&mut self, stream: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.entry(stream, bytes)?;
+        self.flush()
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+
+    /// Buffers one entry.
+    fn entry(&mut self, stream: &str, bytes: &[u8]) -> std::io::Result<()> {
         let entry = LogEntry {
             log: String::from_utf8_lossy(bytes).into_owned(),
             stream: stream.to_string(),
@@ -50,15 +103,44 @@ impl LogWriter {
         };
         let mut line = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)
+        self.file()?.write_all(&line)
+    }
+
+    /// Logs `bytes` read from `stream`: one entry per complete line, lines
+    /// longer than Docker's limit split; a partial line waits for the rest.
+    /// Write errors are dropped: a full disk must not stop the container.
+    pub fn feed(&mut self, stream: &mut LogStream, bytes: &[u8]) {
+        let pending = &mut stream.pending;
+        pending.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
+            let end = start + pos + 1;
+            let _ = self.entry(stream.name, &pending[start..end]);
+            start = end;
+        }
+        while pending.len() - start >= MAX_ENTRY {
+            let _ = self.entry(stream.name, &pending[start..start + MAX_ENTRY]);
+            start += MAX_ENTRY;
+        }
+        pending.drain(..start);
+        let _ = self.flush();
+    }
+
+    /// Logs what is left of `stream` once it has ended: its last line,
+    /// without a newline.
+    pub fn finish(&mut self, stream: &mut LogStream) {
+        if !stream.pending.is_empty() {
+            let _ = self.write(stream.name, &stream.pending);
+            stream.pending.clear();
+        }
     }
 
     /// Copies the container's stdout and stderr pipes into the log, line by
     /// line, until both are closed.
     pub fn pump(&mut self, stdout: OwnedFd, stderr: OwnedFd) {
         let mut streams = [
-            (Some(stdout), "stdout", Vec::new()),
-            (Some(stderr), "stderr", Vec::new()),
+            (Some(stdout), LogStream::new("stdout")),
+            (Some(stderr), LogStream::new("stderr")),
         ];
         let mut buf = vec![0u8; 32 * 1024];
         loop {
@@ -88,29 +170,18 @@ impl LogWriter {
                 if !is_ready {
                     continue;
                 }
-                let (fd, stream, pending) = &mut streams[i];
+                let (fd, stream) = &mut streams[i];
                 let n = match fd.as_ref().map(|f| nix::unistd::read(f, &mut buf)) {
                     Some(Ok(n)) => n,
                     Some(Err(nix::errno::Errno::EINTR)) => continue,
                     _ => 0,
                 };
                 if n == 0 {
-                    if !pending.is_empty() {
-                        let _ = self.write(stream, pending);
-                        pending.clear();
-                    }
+                    self.finish(stream);
                     *fd = None;
                     continue;
                 }
-                pending.extend_from_slice(&buf[..n]);
-                while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=pos).collect();
-                    let _ = self.write(stream, &line);
-                }
-                while pending.len() >= MAX_ENTRY {
-                    let chunk: Vec<u8> = pending.drain(..MAX_ENTRY).collect();
-                    let _ = self.write(stream, &chunk);
-                }
+                self.feed(stream, &buf[..n]);
             }
         }
     }
@@ -121,7 +192,7 @@ impl LogWriter {
     /// closed (EIO), as Docker does: one `stdout` stream, lines as the
     /// terminal wrote them (`\r\n`).
     pub fn pump_pty(&mut self, master: OwnedFd) {
-        let mut pending = Vec::new();
+        let mut stream = LogStream::new("stdout");
         let mut buf = vec![0u8; 32 * 1024];
         loop {
             let n = match nix::unistd::read(&master, &mut buf) {
@@ -131,19 +202,9 @@ impl LogWriter {
                 // EIO: the container and everything it started are gone.
                 Err(_) => break,
             };
-            pending.extend_from_slice(&buf[..n]);
-            while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=pos).collect();
-                let _ = self.write("stdout", &line);
-            }
-            while pending.len() >= MAX_ENTRY {
-                let chunk: Vec<u8> = pending.drain(..MAX_ENTRY).collect();
-                let _ = self.write("stdout", &chunk);
-            }
+            self.feed(&mut stream, &buf[..n]);
         }
-        if !pending.is_empty() {
-            let _ = self.write("stdout", &pending);
-        }
+        self.finish(&mut stream);
     }
 }
 

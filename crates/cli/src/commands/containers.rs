@@ -3,7 +3,7 @@
 //! (125 berth's own errors, 126/127 not executable / not found, else the
 //! container's status).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -183,7 +183,9 @@ fn create_container(
 
 /// `berth create`: prints the new id.
 pub fn create(g: &Globals, a: CreateArgs) -> Result<()> {
-    match create_container(g, &a, true, false) {
+    // Not detached: `create` records stdout/stderr as attached, as Docker's
+    // (AttachStdout/AttachStderr in inspect; -i adds stdin).
+    match create_container(g, &a, false, false) {
         Ok((_, c)) => {
             println!("{}", c.id);
             Ok(())
@@ -194,6 +196,9 @@ pub fn create(g: &Globals, a: CreateArgs) -> Result<()> {
 
 /// `berth run`: foreground (exit status = the container's) or `-d`.
 pub fn run(g: &Globals, a: RunArgs) -> Result<()> {
+    if !a.detach && a.create.tty && a.create.interactive {
+        require_tty_stdin();
+    }
     let (engine, c) = match create_container(g, &a.create, a.detach, !a.detach) {
         Ok(v) => v,
         Err(e) => fail(&e),
@@ -210,6 +215,16 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<()> {
     // Exits with the container's code (after a --rm removal).
     let e = engine.run_foreground_then_exit(&c);
     fail(&e)
+}
+
+/// Docker's check before attaching a terminal to our stdin: a pipe or
+/// file there cannot drive a pty (no raw mode, no size), so it fails with
+/// Docker's message and exit status 1 before anything is created.
+fn require_tty_stdin() {
+    if !std::io::stdin().is_terminal() {
+        eprintln!("the input device is not a TTY");
+        std::process::exit(1);
+    }
 }
 
 /// `berth start`.

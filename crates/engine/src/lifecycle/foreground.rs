@@ -1,18 +1,28 @@
 //! A container owned by the calling process (`run` without `-d`,
-//! `start -a`): stdio inherited, signals forwarded, exit code returned.
+//! `start -a`): stdio relayed through pipes and logged, signals forwarded,
+//! exit code returned.
+//!
+//! The relay is one poll(2) loop in the calling thread, never a thread:
+//! [`Engine::run_foreground_then_exit`] forks the `--rm` cleanup only from
+//! a single-threaded process.
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::{pipe2, Pid};
 use runtime::Stdio;
 
 use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::logs::{LogStream, LogWriter};
 
 /// The pid signals are forwarded to (0: none yet).
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
@@ -169,23 +179,34 @@ impl Engine {
                 return Err(e);
             }
         };
-        // Without -i the container reads /dev/null, as Docker's.
-        let devnull =
-            File::open("/dev/null").map_err(EngineError::io(&c.id, "open", "/dev/null"))?;
-        let stdin = if c.host_config.interactive {
-            None
-        } else {
-            Some(devnull.as_fd())
-        };
-        let stdio = Stdio {
-            stdin,
-            stdout: None,
-            stderr: None,
-        };
         if c.host_config.tty {
             return self.run_with_tty(c, &launch).map(Ended::Recorded);
         }
         crate::timing::mark("run: launch prepared");
+        let sys = |op| {
+            let id = c.id.clone();
+            move |source| EngineError::Sys { id, op, source }
+        };
+        // As Docker's: stdout and stderr are pipes the CLI relays (and
+        // logs), stdin a pipe fed from ours with -i, else /dev/null.
+        let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+        let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+        let (stdin_r, stdin_w) = if c.host_config.interactive {
+            let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(sys("pipe"))?;
+            // Our end only (a pipe's ends are separate open files): a
+            // container that stops reading must not block the relay.
+            fcntl(&w, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(sys("fcntl"))?;
+            (r, Some(w))
+        } else {
+            let null =
+                File::open("/dev/null").map_err(EngineError::io(&c.id, "open", "/dev/null"))?;
+            (OwnedFd::from(null), None)
+        };
+        let stdio = Stdio {
+            stdin: Some(stdin_r.as_fd()),
+            stdout: Some(out_w.as_fd()),
+            stderr: Some(err_w.as_fd()),
+        };
         install_forwarding();
         let init = match self.spawn(c, &launch, stdio, None) {
             Ok(p) => p,
@@ -194,10 +215,14 @@ impl Engine {
                 return Err(e);
             }
         };
+        // The container holds its ends now; ours would hide its EOF.
+        drop((stdin_r, out_w, err_w));
         crate::timing::mark("run: spawned");
         FORWARD_TO.store(init.pid.as_raw(), Ordering::Relaxed);
         self.record_started(&c.id, init.pid)?;
         crate::timing::mark("run: start recorded");
+        let mut log = LogWriter::lazy(&self.log_path(&c.id));
+        Relay::new(out_r, err_r, stdin_w).run(init.pid, &mut log);
         let code = init.wait();
         crate::timing::mark("run: exited");
         FORWARD_TO.store(0, Ordering::Relaxed);
@@ -205,4 +230,207 @@ impl Engine {
             code.unwrap_or(crate::container::EXIT_UNKNOWN),
         ))
     }
+}
+
+/// Reads per pipe after the init's exit: what its children keep writing
+/// is not waited for, as Docker stops relaying when the init is gone.
+const DRAIN_READS: usize = 64;
+
+/// The CLI's side of a non-tty container's stdio.
+struct Relay {
+    /// stdout and stderr read ends (None once at EOF), with their logs.
+    outputs: [(Option<OwnedFd>, LogStream); 2],
+    /// The container's stdin (non-blocking write end), with -i.
+    stdin_w: Option<OwnedFd>,
+    /// Read from our stdin, not yet taken by the container.
+    to_stdin: Vec<u8>,
+    /// Our stdin has more to read.
+    stdin_open: bool,
+    /// Our stdout/stderr still take writes (a closed reader is ignored
+    /// from then on, the log still gets everything).
+    sinks_ok: [bool; 2],
+    buf: Vec<u8>,
+}
+
+impl Relay {
+    fn new(out_r: OwnedFd, err_r: OwnedFd, stdin_w: Option<OwnedFd>) -> Self {
+        Relay {
+            outputs: [
+                (Some(out_r), LogStream::new("stdout")),
+                (Some(err_r), LogStream::new("stderr")),
+            ],
+            stdin_open: stdin_w.is_some(),
+            stdin_w,
+            to_stdin: Vec::new(),
+            sinks_ok: [true, true],
+            buf: vec![0u8; 64 * 1024],
+        }
+    }
+
+    /// Relays until the init `pid` has exited and its output is drained.
+    fn run(mut self, pid: Pid, log: &mut LogWriter) {
+        // Without a pidfd (kernel < 5.3) the pipes' EOF ends the relay.
+        let pidfd = pidfd_open(pid).ok();
+        let stdin = std::io::stdin();
+        loop {
+            let any_output = self.outputs.iter().any(|o| o.0.is_some());
+            if !any_output && pidfd.is_none() {
+                break;
+            }
+            // Slots: 0 pidfd, 1 stdout, 2 stderr, 3 our stdin or the
+            // container's (whichever the pending bytes wait on).
+            let mut slots: [Option<(BorrowedFd, PollFlags)>; 4] = [None; 4];
+            slots[0] = pidfd.as_ref().map(|f| (f.as_fd(), PollFlags::POLLIN));
+            for (i, (fd, _)) in self.outputs.iter().enumerate() {
+                slots[1 + i] = fd.as_ref().map(|f| (f.as_fd(), PollFlags::POLLIN));
+            }
+            if let Some(w) = &self.stdin_w {
+                slots[3] = if !self.to_stdin.is_empty() {
+                    Some((w.as_fd(), PollFlags::POLLOUT))
+                } else if self.stdin_open {
+                    Some((stdin.as_fd(), PollFlags::POLLIN))
+                } else {
+                    None
+                };
+            }
+            let mut fds: Vec<PollFd> = slots
+                .iter()
+                .flatten()
+                .map(|(fd, ev)| PollFd::new(*fd, *ev))
+                .collect();
+            match poll(&mut fds, PollTimeout::NONE) {
+                // A forwarded signal interrupts the wait; the handler did
+                // the work.
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+                Ok(_) => {}
+            }
+            let mut ready = [false; 4];
+            let mut k = 0;
+            for (i, slot) in slots.iter().enumerate() {
+                if slot.is_some() {
+                    ready[i] = fds[k].revents().is_some_and(|r| !r.is_empty());
+                    k += 1;
+                }
+            }
+            drop(fds);
+            for (i, is_ready) in ready[1..3].iter().enumerate() {
+                if *is_ready {
+                    self.read_output(i, log);
+                }
+            }
+            if ready[3] {
+                self.move_stdin();
+            }
+            if ready[0] {
+                break;
+            }
+        }
+        self.drain(log);
+    }
+
+    /// One read of output `i`: to our stdout/stderr and the log.
+    fn read_output(&mut self, i: usize, log: &mut LogWriter) -> bool {
+        let (fd, stream) = &mut self.outputs[i];
+        let Some(f) = fd.as_ref() else {
+            return false;
+        };
+        let n = match nix::unistd::read(f, &mut self.buf) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => return true,
+            Err(Errno::EAGAIN) => return false,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            log.finish(stream);
+            *fd = None;
+            return false;
+        }
+        let data = &self.buf[..n];
+        if self.sinks_ok[i] {
+            // SAFETY: fds 1 and 2 are the CLI's stdout/stderr, open for
+            // the life of the process; the borrow ends with this call.
+            let sink = unsafe { BorrowedFd::borrow_raw(1 + i as i32) };
+            self.sinks_ok[i] = write_all(sink, data).is_ok();
+        }
+        log.feed(stream, data);
+        true
+    }
+
+    /// Moves bytes from our stdin to the container's (one step).
+    fn move_stdin(&mut self) {
+        let Some(w) = &self.stdin_w else { return };
+        if self.to_stdin.is_empty() {
+            let stdin = std::io::stdin();
+            match nix::unistd::read(stdin.as_fd(), &mut self.buf) {
+                Ok(0) | Err(Errno::EBADF | Errno::EIO) => self.stdin_open = false,
+                Ok(n) => self.to_stdin.extend_from_slice(&self.buf[..n]),
+                Err(_) => {}
+            }
+        } else {
+            match nix::unistd::write(w, &self.to_stdin) {
+                Ok(n) => {
+                    self.to_stdin.drain(..n);
+                }
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                // EPIPE: the container closed its stdin; nothing more goes.
+                Err(_) => {
+                    self.to_stdin.clear();
+                    self.stdin_open = false;
+                }
+            }
+        }
+        // Our EOF becomes the container's once everything read is in.
+        if self.to_stdin.is_empty() && !self.stdin_open {
+            self.stdin_w = None;
+        }
+    }
+
+    /// After the init's exit: what is buffered in the pipes now, not what
+    /// a daemonised child may write later (it may hold them open forever).
+    fn drain(&mut self, log: &mut LogWriter) {
+        for i in 0..2 {
+            if let Some(fd) = &self.outputs[i].0 {
+                if fcntl(fd, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_err() {
+                    continue;
+                }
+                for _ in 0..DRAIN_READS {
+                    if !self.read_output(i, log) {
+                        break;
+                    }
+                }
+            }
+            let stream = &mut self.outputs[i].1;
+            log.finish(stream);
+        }
+    }
+}
+
+/// Writes all of `data` to `fd`, waiting out a non-blocking fd's EAGAIN
+/// (a terminal shared with a program that set O_NONBLOCK).
+fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+                let _ = poll(&mut fds, PollTimeout::NONE);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A pidfd of `pid`: readable once the process has exited.
+fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or
+    // -1; no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
