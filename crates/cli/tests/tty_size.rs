@@ -196,3 +196,32 @@ fn exec_t_takes_the_terminal_size() {
     assert_eq!(code, 0, "{out:?}");
     assert_eq!(out.trim(), "23 77");
 }
+
+/// With a terminal, `/dev/console` is the container's pty (the runtime
+/// spec's MUST, and what Docker shows): the same device as stdin.
+#[test]
+fn run_t_binds_the_pty_over_dev_console() {
+    let env = Env::new();
+    let p = OnPty::spawn(
+        &env,
+        24,
+        80,
+        &[
+            "run",
+            "--rm",
+            "-t",
+            IMAGE,
+            "stat",
+            "-L",
+            "-c",
+            "%t:%T",
+            "/dev/console",
+            "/dev/stdin",
+        ],
+    );
+    let (code, out) = p.finish();
+    assert_eq!(code, 0, "{out:?}");
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert_eq!(lines[0], lines[1], "{out:?}");
+}

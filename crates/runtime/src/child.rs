@@ -212,11 +212,13 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     }
     // Before finalize: /proc/sys is usually among the read-only paths.
     write_sysctls(spec)?;
-    rootfs::finalize(spec)?;
+    // Before finalize, as runc: /dev/console's mount point may need
+    // creating, and the root may become read-only.
     match &c.console {
-        Some(sock) => crate::tty::setup(sock, process)?,
+        Some(sock) => crate::tty::setup(sock, process, true)?,
         None => crate::tty::new_session()?,
     }
+    rootfs::finalize(spec)?;
     let plan = ExecPlan {
         process,
         seccomp: c.seccomp,

@@ -180,7 +180,7 @@ pub(crate) fn spawn(opts: &ExecOptions) -> Result<Pid, SpawnError> {
                     drop(namespaces);
                     child_ch.wait_go().ctx(|| "wait for runtime".into())?;
                     match &console {
-                        Some(sock) => crate::tty::setup(sock, opts.process)?,
+                        Some(sock) => crate::tty::setup(sock, opts.process, false)?,
                         None => crate::tty::new_session()?,
                     }
                     let plan = ExecPlan {

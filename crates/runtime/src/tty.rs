@@ -4,7 +4,7 @@
 //! message, the fd, with the pty's name as payload).
 
 use std::io::IoSlice;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -16,6 +16,7 @@ use nix::unistd::setsid;
 use oci_spec::runtime::Process;
 
 use crate::error::{ChildError, Context};
+use crate::rootfs::safe::Create;
 
 /// Connects to the console socket (parent side, before the root switch
 /// hides the host path). The child inherits the fd.
@@ -27,8 +28,9 @@ nix::ioctl_write_int_bad!(tiocsctty, libc::TIOCSCTTY);
 nix::ioctl_write_ptr_bad!(tiocswinsz, libc::TIOCSWINSZ, libc::winsize);
 
 /// Child side: allocate the pty, send the master, make the slave our
-/// controlling terminal and fds 0-2.
-pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), ChildError> {
+/// controlling terminal and fds 0-2; for the init (`console`), also bind
+/// the slave over `/dev/console`, as the runtime spec requires.
+pub(crate) fn setup(socket: &OwnedFd, process: &Process, console: bool) -> Result<(), ChildError> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx(|| "open /dev/ptmx".into())?;
     grantpt(&master).ctx(|| "grantpt".into())?;
@@ -40,6 +42,9 @@ pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), ChildErro
         Mode::empty(),
     )
     .ctx(|| format!("open pty slave {name}"))?;
+    if console {
+        bind_console(&slave)?;
+    }
     if let Some(size) = process.console_size() {
         let ws = libc::winsize {
             ws_row: size.height() as u16,
@@ -81,4 +86,27 @@ pub(crate) fn setup(socket: &OwnedFd, process: &Process) -> Result<(), ChildErro
 /// would let it type commands into that shell.
 pub(crate) fn new_session() -> Result<(), ChildError> {
     setsid().map(drop).ctx(|| "setsid".into())
+}
+
+/// Binds the pty slave over `/dev/console` of the (already switched) root,
+/// creating the mount point without following a symlink out of it.
+fn bind_console(slave: &OwnedFd) -> Result<(), ChildError> {
+    let what = || "bind pty over /dev/console".to_string();
+    let root = open(
+        Path::new("/"),
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(what)?;
+    let target =
+        crate::rootfs::safe::open_in_root(root.as_fd(), Path::new("/dev/console"), Create::File)
+            .ctx(what)?;
+    nix::mount::mount(
+        Some(&crate::rootfs::safe::fd_path(slave)),
+        &crate::rootfs::safe::fd_path(&target),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(what)
 }
