@@ -112,7 +112,9 @@ impl Worker<'_> {
     pub(super) fn finish(self, ahead: Ahead) -> HashMap<Digest, Prestaged> {
         let Ahead { jobs, digests } = ahead;
         drop(jobs);
-        // A panic in the unpacker loses only the head start.
+        // Only in an unwinding build (tests) can a panicked unpacker be
+        // joined: it then loses just the head start. Release builds abort,
+        // and the next store open removes the staging left behind.
         let staged = match self.handle {
             Some(h) => h.join().unwrap_or_default(),
             None => Vec::new(),

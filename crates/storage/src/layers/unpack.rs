@@ -340,6 +340,7 @@ fn unpack_beside<R: Read>(
             // cut stream for a complete one.
             drop(w);
         }
+        // Unwinding builds (tests) pass a panic on; release builds abort.
         let unpacked = unpacker
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
