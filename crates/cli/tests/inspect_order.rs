@@ -89,6 +89,7 @@ fn inspect_prints_dockers_key_order() {
             "MountLabel",
             "ProcessLabel",
             "AppArmorProfile",
+            "ExecIDs",
             "HostConfig",
             "GraphDriver",
             "Mounts",
@@ -183,6 +184,7 @@ fn inspect_prints_dockers_key_order() {
         "\"CapAdd\": null",
         "\"CapDrop\": null",
         "\"SecurityOpt\": null",
+        "\"ExecIDs\": null",
     ] {
         assert!(text.contains(null), "{null} in {text}");
     }

@@ -134,7 +134,10 @@ fn meta(st: &rustix::fs::Stat) -> Meta {
 }
 
 impl Engine {
-    fn cp_root(&self, c: &Container) -> Result<Root, CommitError> {
+    /// The container's root: the running init's, else a detached overlay
+    /// mount, read-only unless `writable` (a copy out needs no upper dir
+    /// of its own, nor the work dir's volatile marker cleared).
+    fn cp_root(&self, c: &Container, writable: bool) -> Result<Root, CommitError> {
         if c.state.status.is_active() && c.state.pid > 0 {
             let p = format!("/proc/{}/root", c.state.pid);
             let fd = rustix::fs::open(
@@ -151,7 +154,7 @@ impl Engine {
             return Ok(Root::Proc(fd));
         }
         let layout = self.layout(c)?;
-        Ok(Root::Detached(detached_root(c, &layout, true)?))
+        Ok(Root::Detached(detached_root(c, &layout, writable)?))
     }
 
     /// `docker cp CONTAINER:SRC DEST`.
@@ -163,7 +166,7 @@ impl Engine {
     ) -> Result<(), CommitError> {
         let src = parse_ctr_path(src)?;
         let c = self.find(reference)?;
-        let root = self.cp_root(&c)?;
+        let root = self.cp_root(&c, false)?;
         let not_found = || {
             CommitError::BadPath(format!(
                 "Could not find the file {} in container {}",
@@ -237,7 +240,7 @@ impl Engine {
     ) -> Result<(), CommitError> {
         let dest = parse_ctr_path(dest)?;
         let c = self.find(reference)?;
-        let root = self.cp_root(&c)?;
+        let root = self.cp_root(&c, true)?;
         let dest_st = resolve(root.fd(), &dest.rel, true)
             .ok()
             .and_then(|fd| rustix::fs::fstat(&fd).ok());

@@ -65,6 +65,16 @@ pub(crate) fn detached_root(
         fsconfig_set_string(&ctx, "lowerdir+", l).map_err(err("add overlay lower", l))?;
     }
     if writable {
+        // A `--rm` container never removed (its CLI killed) left its
+        // volatile mount's marker, which would fail the mount.
+        storage::overlay::clear_volatile_marker(&layout.work).map_err(|source| {
+            CommitError::Io {
+                id: c.id.clone(),
+                op: "clear volatile marker in",
+                path: layout.work.display().to_string(),
+                source,
+            }
+        })?;
         fsconfig_set_string(&ctx, "upperdir", &layout.upper)
             .map_err(err("set overlay upper", &layout.upper))?;
         fsconfig_set_string(&ctx, "workdir", &layout.work)

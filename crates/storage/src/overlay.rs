@@ -88,6 +88,21 @@ pub fn overlay_options_relative(l: &RootfsLayout, base: &Path) -> String {
     )
 }
 
+/// Removes the marker a `volatile` overlay mount leaves in its work dir
+/// `work` (`work/incompat/volatile`, overlayfs.rst "Volatile mount") while
+/// mounted, and after it if never cleanly unmounted: overlayfs refuses any
+/// later mount over it (`EINVAL`, "incompat feature 'volatile'") because
+/// the upper dir may have lost writes in a crash. Whoever mounted it
+/// volatile (a `--rm` container) accepted that already, as c/storage
+/// does. Call before every mount of a container's upper and work dirs;
+/// never while a volatile mount of them is live. No marker is fine.
+pub fn clear_volatile_marker(work: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(work.join("work/incompat/volatile")) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// overlay splits options on ',' and lowerdir on ':'; both are escaped with
 /// a backslash (fs/overlayfs/params.c).
 fn escape(p: &Path) -> String {

@@ -34,6 +34,10 @@ pub struct ContainerDoc {
     mount_label: &'static str,
     process_label: &'static str,
     app_armor_profile: &'static str,
+    /// Docker lists the ids of the container's exec sessions here, `null`
+    /// without any (no omitempty); berth keeps no exec sessions.
+    #[serde(rename = "ExecIDs")]
+    exec_ids: Option<Vec<String>>,
     host_config: HostConfigDoc,
     graph_driver: Option<GraphDriverDoc>,
     /// With `--size` only, as Docker.
@@ -257,6 +261,7 @@ impl Engine {
             mount_label: "",
             process_label: "",
             app_armor_profile: "",
+            exec_ids: None,
             host_config: HostConfigDoc {
                 log_config: LogConfigDoc {
                     kind: "json-file",

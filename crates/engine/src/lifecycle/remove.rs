@@ -2,11 +2,39 @@
 
 use std::path::PathBuf;
 
+use rusqlite::{OptionalExtension, Transaction};
+
 use crate::container::{Container, Status};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::options::validate_name;
 use crate::volume::Volumes;
+
+/// The migration component of the `exits` table.
+const EXITS: &str = "exits";
+
+/// The `exits` table: `(id, code, at)` of containers removed by their
+/// foreground `run --rm`, `at` in Unix seconds. Append; never edit.
+const EXITS_MIGRATIONS: &[&str] =
+    &["CREATE TABLE exits (id TEXT PRIMARY KEY, code INTEGER NOT NULL, at INTEGER NOT NULL);"];
+
+/// How long a kept exit code stays: a waiter polls every 20 ms, so this
+/// only needs to outlast a waiter descheduled for a long while.
+const EXIT_KEPT_SECS: i64 = 600;
+
+/// Keeps `code` for `id` and drops the codes older than
+/// [`EXIT_KEPT_SECS`], so the table stays a handful of rows.
+fn keep_exit_in(tx: &Transaction<'_>, id: &str, code: i32) -> Result<(), EngineError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    tx.execute("DELETE FROM exits WHERE at < ?1", [now - EXIT_KEPT_SECS])?;
+    tx.execute(
+        "INSERT OR REPLACE INTO exits (id, code, at) VALUES (?1, ?2, ?3)",
+        rusqlite::params![id, code, now],
+    )?;
+    Ok(())
+}
 
 impl Engine {
     /// Removes a container: refused while it runs unless `force`, which
@@ -21,6 +49,11 @@ impl Engine {
                 });
             }
             c = self.force_kill(&c)?;
+            // Its owner (a foreground `run --rm`) may have removed it
+            // on its own: done, as Docker's `rm -f` of an auto-removed one.
+            if let Err(EngineError::NoSuchContainer(_)) = self.containers().get(&c.id) {
+                return Ok(c);
+            }
             if c.state.status.is_active() {
                 return Err(EngineError::BadState {
                     id: c.id.clone(),
@@ -40,15 +73,29 @@ impl Engine {
         Ok(c)
     }
 
-    /// `run --rm`'s removal of the container this process has just run in
-    /// the foreground and reaped: nothing to look up, kill or reconcile.
-    /// The cgroup goes and the rootfs is moved into `tmp/`, then the row
-    /// and its volume references go in one commit, so a kill -9 half-way
-    /// leaves a row that the next command reconciles (exited, owner gone)
-    /// and `rm` finishes. Returns the moved-aside tree, which the caller
-    /// deletes (now, or after reporting the exit code: see
-    /// [`Engine::run_foreground_then_exit`]).
+    /// [`Engine::remove_after_exit`] without keeping the exit code for a
+    /// concurrent `wait` (which then reports 255).
+    #[allow(dead_code)] // until foreground.rs passes the code
     pub(crate) fn remove_after_run(&self, c: &Container) -> Result<Option<PathBuf>, EngineError> {
+        self.remove_after_exit(c, None)
+    }
+
+    /// `run --rm`'s removal of the container this process has just run in
+    /// the foreground and reaped (with exit `code`): nothing to look up,
+    /// kill or reconcile. The cgroup goes and the rootfs is moved into
+    /// `tmp/`, then the row and its volume references go in one commit, so
+    /// a kill -9 half-way leaves a row that the next command reconciles
+    /// (exited, owner gone) and `rm` finishes. The same commit keeps the
+    /// exit code in the `exits` table a while, for a `wait` or `stop` in
+    /// another process that saw the container running (no write of its
+    /// own). Returns the moved-aside tree, which the caller deletes (now,
+    /// or after reporting the exit code: see
+    /// [`Engine::run_foreground_then_exit`]).
+    pub(crate) fn remove_after_exit(
+        &self,
+        c: &Container,
+        code: Option<i32>,
+    ) -> Result<Option<PathBuf>, EngineError> {
         self.remove_cgroup(&c.id);
         crate::timing::mark("remove: cgroup removed");
         let detached = self.store().detach_container_rootfs(&c.id)?;
@@ -60,17 +107,38 @@ impl Engine {
         } else {
             Some(Volumes::open(self.store())?)
         };
+        if code.is_some() {
+            // Free once the store is up to date (versions read at open).
+            self.store().db().migrate(EXITS, EXITS_MIGRATIONS)?;
+        }
         let trash = self.store().db().write(|tx| -> Result<_, EngineError> {
             let trash = match &volumes {
                 Some(v) => crate::volume::release_in(tx, v, &c.id, true)?,
                 None => Vec::new(),
             };
             crate::container::remove_in(tx, &c.id)?;
+            if let Some(code) = code {
+                keep_exit_in(tx, &c.id, code)?;
+            }
             Ok(trash)
         })?;
         crate::volume::remove_trash(trash);
         crate::timing::mark("remove: row removed");
         Ok(detached)
+    }
+
+    /// The exit code kept by [`Engine::remove_after_exit`] for a container
+    /// removed by its foreground `run --rm` in the last few minutes.
+    pub(crate) fn removed_exit_code(&self, id: &str) -> Option<i32> {
+        // No table yet (no such removal ever) is simply no code.
+        self.store()
+            .db()
+            .read(|tx| {
+                tx.query_row("SELECT code FROM exits WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()
+            })
+            .ok()
+            .flatten()
     }
 
     /// Removes every stopped container; returns their ids.

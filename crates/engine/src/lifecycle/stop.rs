@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::container::{Container, Status};
+use crate::container::{Container, Status, EXIT_UNKNOWN};
 use crate::engine::Engine;
 use crate::error::EngineError;
 
@@ -40,30 +40,51 @@ impl Engine {
         Ok(c)
     }
 
-    /// Waits until the container is no longer running (its end recorded,
-    /// or reconciled) or `timeout` passes; returns the latest record.
+    /// Waits until the container `c` (as found) is no longer running (its
+    /// end recorded, or reconciled) or `timeout` passes; returns the latest
+    /// record. A record gone meanwhile was removed by its owner (a `run
+    /// --rm` in the foreground deletes the row without writing Exited):
+    /// that is a stop, answered with the last record marked exited and the
+    /// code the removal kept (see [`Engine::removed_exit_code`]).
     pub fn wait_stopped(
         &self,
-        id: &str,
+        c: &Container,
         timeout: Option<Duration>,
     ) -> Result<Container, EngineError> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut last = c.clone();
         loop {
-            let c = self.find(id)?;
+            let c = match self.find(&last.id) {
+                Ok(c) => c,
+                Err(EngineError::NoSuchContainer(_)) => return Ok(self.removed_meanwhile(last)),
+                Err(e) => return Err(e),
+            };
             if !c.state.status.is_active() && c.state.status != Status::Restarting {
                 return Ok(c);
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(c);
             }
+            last = c;
             std::thread::sleep(POLL);
         }
+    }
+
+    /// The last record of a container whose row its owner deleted, as the
+    /// exited container it was then.
+    fn removed_meanwhile(&self, mut c: Container) -> Container {
+        c.state.status = Status::Exited;
+        c.state.exit_code = self.removed_exit_code(&c.id).unwrap_or(EXIT_UNKNOWN);
+        c.state.pid = 0;
+        c.state.pid_start = 0;
+        c.state.monitor_pid = 0;
+        c
     }
 
     /// `wait`: blocks until the container stops; returns its exit code.
     pub fn wait(&self, reference: &str) -> Result<i32, EngineError> {
         let c = self.find(reference)?;
-        Ok(self.wait_stopped(&c.id, None)?.state.exit_code)
+        Ok(self.wait_stopped(&c, None)?.state.exit_code)
     }
 
     /// `stop [-t N]`: the stop signal, then SIGKILL after the timeout.
@@ -86,7 +107,7 @@ impl Engine {
             }
             // A negative timeout waits forever, as Docker's -1.
             let wait = (timeout > 0).then(|| Duration::from_secs(timeout as u64));
-            let after = self.wait_stopped(&c.id, wait)?;
+            let after = self.wait_stopped(&c, wait)?;
             if !after.state.status.is_active() {
                 return Ok(after);
             }
@@ -104,7 +125,7 @@ impl Engine {
         if let Ok(m) = crate::lifecycle::start::cgroup(&c.id) {
             let _ = m.kill_all(Signal::SIGKILL);
         }
-        self.wait_stopped(&c.id, Some(Duration::from_secs(10)))
+        self.wait_stopped(c, Some(Duration::from_secs(10)))
     }
 
     /// `restart`: stop, then start detached.
