@@ -244,3 +244,18 @@ fn create_records_stdout_and_stderr_attached() {
     env.ok(&["run", "-d", "--name", "fg-att-d", IMAGE, "true"]);
     assert_eq!(env.inspect("fg-att-d", t), "false false false");
 }
+
+#[test]
+fn tty_foreground_output_is_logged_as_docker() {
+    let env = Env::new();
+    let r = env.berth(&["run", "-t", "--name", "fg-tty", IMAGE, "echo", "ttyout"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "ttyout\r\n");
+    // One stdout stream, lines as the terminal wrote them (docker 20.10).
+    let entries = log_entries(&env, "fg-tty");
+    assert_eq!(
+        entries,
+        vec![("stdout".to_string(), "ttyout\r\n".to_string())]
+    );
+    assert_eq!(env.ok(&["logs", "fg-tty"]), "ttyout\r\n");
+}

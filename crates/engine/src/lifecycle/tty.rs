@@ -20,6 +20,7 @@ use super::start::Launch;
 use crate::container::Container;
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::logs::{LogStream, LogWriter};
 
 /// A listening console socket in a private temp directory (a unix socket
 /// path must fit in 108 bytes, which `--runroot` plus a 64-hex id may
@@ -253,6 +254,12 @@ impl Drop for ResizeRelay {
 /// ends with the process), master to stdout until the pty closes, and our
 /// terminal's size to the pty at start and on every SIGWINCH.
 pub(crate) fn relay(master: OwnedFd, interactive: bool) {
+    relay_logged(master, interactive, None);
+}
+
+/// [`relay`], also logging the output (a container's, not an exec's) as
+/// one `stdout` stream, as Docker's json-file log of a `-t` container.
+fn relay_logged(master: OwnedFd, interactive: bool, mut log: Option<&mut LogWriter>) {
     let _resize = ResizeRelay::start(&master);
     let _raw = interactive.then(RawMode::enter);
     if interactive {
@@ -279,11 +286,15 @@ pub(crate) fn relay(master: OwnedFd, interactive: bool) {
     let mut from = File::from(master);
     let mut out = std::io::stdout();
     let mut buf = [0u8; 8192];
+    let mut stream = LogStream::new("stdout");
     // EIO once every slave fd is closed: the container is gone.
     loop {
         match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
+                if let Some(log) = log.as_deref_mut() {
+                    log.feed(&mut stream, &buf[..n]);
+                }
                 if out.write_all(&buf[..n]).is_err() {
                     break;
                 }
@@ -292,6 +303,9 @@ pub(crate) fn relay(master: OwnedFd, interactive: bool) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
+    }
+    if let Some(log) = log {
+        log.finish(&mut stream);
     }
 }
 
@@ -339,7 +353,8 @@ impl Engine {
         };
         self.record_started(&c.id, init.pid)?;
         if let Ok(master) = socket.receive(&c.id) {
-            relay(master, c.host_config.interactive);
+            let mut log = LogWriter::lazy(&self.log_path(&c.id));
+            relay_logged(master, c.host_config.interactive, Some(&mut log));
         }
         let code = init.wait().unwrap_or(crate::container::EXIT_UNKNOWN);
         self.record_exit(&c.id, code);
