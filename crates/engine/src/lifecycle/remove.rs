@@ -225,3 +225,57 @@ impl Engine {
         Ok((c, pids))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::container::{boot_id, process_start_time, Status};
+    use crate::options::RunFlags;
+    use crate::Engine;
+    use storage::Reference;
+
+    /// A `wait` in another engine (as another process) on a container
+    /// whose foreground owner removes it prints the code the removal kept.
+    #[test]
+    fn wait_reads_the_code_kept_by_the_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, run) = (dir.path().join("root"), dir.path().join("run"));
+        let engine = Engine::open(&root, &run).unwrap();
+        let tar = testkit::busybox_tar(dir.path()).unwrap();
+        let name = Reference::parse_with_default_tag("busybox").unwrap();
+        let file = std::fs::File::open(&tar).unwrap();
+        storage::archive::import(engine.store(), file, Some(&name), &[], "test", None).unwrap();
+        let c = engine
+            .create(
+                "busybox",
+                RunFlags::default().parse().unwrap(),
+                &["true".to_string()],
+            )
+            .unwrap();
+        // Running, as its init and owner this live test process.
+        let me = std::process::id() as i32;
+        let start = process_start_time(me).unwrap();
+        engine
+            .containers()
+            .update_state(&c.id, |s| {
+                s.status = Status::Running;
+                (s.pid, s.pid_start, s.monitor_pid, s.monitor_start) = (me, start, me, start);
+                s.boot_id = boot_id().to_string();
+                Ok(())
+            })
+            .unwrap();
+        let id = c.id.clone();
+        let waiter = std::thread::spawn(move || Engine::open(&root, &run).unwrap().wait(&id));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        if waiter.is_finished() {
+            panic!("wait returned while running: {:?}", waiter.join());
+        }
+        let detached = engine.remove_after_exit(&c, Some(3)).unwrap();
+        assert_eq!(waiter.join().unwrap().unwrap(), 3);
+        assert!(engine.list().unwrap().is_empty());
+        if let Some(d) = detached {
+            engine.store().remove_detached(&c.id, &d).unwrap();
+        }
+        // Unknown ids have no kept code.
+        assert_eq!(engine.removed_exit_code("nope"), None);
+    }
+}
