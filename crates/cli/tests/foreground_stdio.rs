@@ -259,3 +259,33 @@ fn tty_foreground_output_is_logged_as_docker() {
     );
     assert_eq!(env.ok(&["logs", "fg-tty"]), "ttyout\r\n");
 }
+
+#[test]
+fn inspect_mode_of_volumes_is_dockers() {
+    let env = Env::new();
+    env.ok(&[
+        "create",
+        "--name",
+        "fg-modes",
+        "-v",
+        "fgvol1:/a",
+        "-v",
+        "fgvol2:/b:ro",
+        "-v",
+        "/c",
+        "--mount",
+        "type=volume,src=fgvol3,dst=/d,readonly",
+        IMAGE,
+        "true",
+    ]);
+    let t = "{{range .Mounts}}{{.Destination}}={{.Mode}} {{end}}";
+    let got = env.inspect("fg-modes", t);
+    // As dockerd 20.10 printed for the same flags.
+    let mut got: Vec<&str> = got.split(' ').collect();
+    got.sort();
+    assert_eq!(got, ["/a=z", "/b=ro", "/c=", "/d=z"]);
+    env.ok(&["rm", "-v", "fg-modes"]);
+    for v in ["fgvol1", "fgvol2", "fgvol3"] {
+        env.ok(&["volume", "rm", v]);
+    }
+}

@@ -456,7 +456,12 @@ pub fn inspect_mounts(store: &Store, id: &str) -> Value {
             if p.kind == MountKind::Volume {
                 m.insert("Driver".into(), json!("local"));
             }
-            m.insert("Mode".into(), json!(p.mode));
+            // dockerd 20.10 gives a named volume without options the
+            // SELinux relabel mode `z` (`-v` and `--mount` alike); an
+            // anonymous one keeps "".
+            let named_default = p.kind == MountKind::Volume && !p.anonymous && p.mode.is_empty();
+            let mode = if named_default { "z" } else { p.mode.as_str() };
+            m.insert("Mode".into(), json!(mode));
             m.insert("RW".into(), json!(p.rw));
             m.insert("Propagation".into(), json!(p.propagation));
             Value::Object(m)
