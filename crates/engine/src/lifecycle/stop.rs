@@ -45,7 +45,7 @@ impl Engine {
     /// record. A record gone meanwhile was removed by its owner (a `run
     /// --rm` in the foreground deletes the row without writing Exited):
     /// that is a stop, answered with the last record marked exited and the
-    /// code the removal kept (see [`Engine::removed_exit_code`]).
+    /// code the removal kept in the `exits` table (255 without one).
     pub fn wait_stopped(
         &self,
         c: &Container,
