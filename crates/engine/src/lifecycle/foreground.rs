@@ -434,3 +434,63 @@ fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
     // SAFETY: the kernel just returned this fd to us; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Kills the background process the test's child left, on any exit.
+    struct KillBackground(PathBuf);
+
+    impl Drop for KillBackground {
+        fn drop(&mut self) {
+            if let Some(pid) = std::fs::read_to_string(&self.0)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// A child that leaves a background process holding its stdout: the
+    /// relay ends with the child, with its output, not when the pipe closes.
+    #[test]
+    fn relay_ends_with_the_init_not_with_its_background_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let pidfile = dir.path().join("bg.pid");
+        let _bg = KillBackground(pidfile.clone());
+        let script = format!(
+            "echo relayed-line; echo oops >&2; sleep 5 & echo $! > {}; exit 0",
+            pidfile.display()
+        );
+        let mut child = Command::new("/bin/busybox")
+            .args(["sh", "-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(out_w)
+            .stderr(err_w)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let path = dir.path().join("ctr.log");
+        let mut log = LogWriter::lazy(&path);
+        Relay::new(out_r, err_r, None).run(Pid::from_raw(child.id() as i32), &mut log);
+        assert!(started.elapsed() < Duration::from_secs(4));
+        assert!(child.wait().unwrap().success());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<(String, String)> = text
+            .lines()
+            .map(|l| {
+                let e: crate::logs::LogEntry = serde_json::from_str(l).unwrap();
+                (e.stream, e.log)
+            })
+            .collect();
+        assert!(lines.contains(&("stdout".into(), "relayed-line\n".into())));
+        assert!(lines.contains(&("stderr".into(), "oops\n".into())));
+    }
+}
