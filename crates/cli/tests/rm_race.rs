@@ -81,13 +81,8 @@ fn stop_rm_and_wait_of_a_foreground_rm_container() {
     let fg = start_foreground(&env, &["sh", "-c", "sleep 1; exit 3"]);
     let r = env.berth(&["wait", "race"]);
     assert_eq!(r.code, 0, "wait: {}", show(&r));
-    // The code kept by the removal's commit; 255 (unknown) while the
-    // foreground run does not pass it yet (notes/fix-to-fg.md).
-    assert!(
-        matches!(r.stdout.trim(), "3" | "255"),
-        "wait printed {}",
-        show(&r)
-    );
+    // The code kept by the removal's commit.
+    assert_eq!(r.stdout.trim(), "3", "wait printed {}", show(&r));
     assert_eq!(finish(&env, fg), 3);
 }
 

@@ -125,7 +125,7 @@ impl Engine {
                 // With --rm the exit is never written: the row goes in the
                 // removal's commit (a failed removal records it after all).
                 let removed = if c.host_config.auto_remove {
-                    self.remove_after_run(c).ok()
+                    self.remove_after_exit(c, Some(code)).ok()
                 } else {
                     None
                 };

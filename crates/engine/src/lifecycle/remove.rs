@@ -73,13 +73,6 @@ impl Engine {
         Ok(c)
     }
 
-    /// [`Engine::remove_after_exit`] without keeping the exit code for a
-    /// concurrent `wait` (which then reports 255).
-    #[allow(dead_code)] // until foreground.rs passes the code
-    pub(crate) fn remove_after_run(&self, c: &Container) -> Result<Option<PathBuf>, EngineError> {
-        self.remove_after_exit(c, None)
-    }
-
     /// `run --rm`'s removal of the container this process has just run in
     /// the foreground and reaped (with exit `code`): nothing to look up,
     /// kill or reconcile. The cgroup goes and the rootfs is moved into
