@@ -2,45 +2,6 @@
 # `berth run --rm` benchmark: the whole engine path (overlay, init layer,
 # metadata, runtime, cleanup) against `crun run` / `runc run` of a bare
 # bundle and `podman run --rm` of the same image, side by side; then
-# Where berth's own time goes (BERTH_TIMING=1 marks, medians): the engine's
-# phases, the runtime's spawn and the container itself, and what lies
-# outside the marks (exec, loader, argument parsing, exit). "engine own" is
-# everything but the spawn and the container's life.
-echo
-python3 - "$RUNS" "$BRUN" <<'PY'
-import os, statistics, subprocess, sys, time
-runs, cmd = int(sys.argv[1]), sys.argv[2].split()
-env = dict(os.environ, BERTH_TIMING="1")
-spans = [("store open", "open", "opened"),
-         ("create", "opened", "create: done"),
-         ("claim + spec", "create: done", "run: launch prepared"),
-         ("spawn (runtime)", "run: launch prepared", "run: spawned"),
-         ("start record", "run: spawned", "run: start recorded"),
-         ("container", "run: start recorded", "run: exited"),
-         ("exit + --rm", "run: exited", "run: done")]
-got = {name: [] for name, _, _ in spans}
-got["outside marks"] = []
-got["engine own"] = []
-for _ in range(runs):
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wall = (time.perf_counter() - t0) * 1000
-    if p.returncode != 0:
-        sys.exit(f"berth run --rm failed: {p.stderr}")
-    m = {}
-    for line in p.stderr.splitlines():
-        if line.startswith("berth-timing: "):
-            label, t = line[len("berth-timing: "):].rsplit(" ", 1)
-            m[label] = float(t)
-    for name, a, b in spans:
-        got[name].append(m[b] - m[a])
-    got["outside marks"].append(wall - m["run: done"])
-    got["engine own"].append(wall - got["spawn (runtime)"][-1] - got["container"][-1])
-print(f"berth run --rm, BERTH_TIMING medians over {runs} runs (ms):")
-for name, v in got.items():
-    print(f"  {name:<16}{statistics.median(v):>8.3f}")
-PY
-
 # `berth ps -a` with 500 containers and the memory of N detached monitors.
 # See bench/README.md ("Run benchmark").
 #
@@ -157,6 +118,45 @@ b = med["berth run --rm"]
 print(f"berth run --rm / crun run:   {b / med['crun run']:.2f}x   (target <= 1.2x)")
 print(f"berth run --rm / runc run:   {b / med['runc run']:.2f}x")
 print(f"podman run --rm / berth run --rm: {med['podman run --rm'] / b:.1f}x (target >= 30x)")
+PY
+
+# Where berth's own time goes (BERTH_TIMING=1 marks, medians): the engine's
+# phases, the runtime's spawn and the container itself, and what lies
+# outside the marks (exec, loader, argument parsing, exit). "engine own" is
+# everything but the spawn and the container's life.
+echo
+python3 - "$RUNS" "$BRUN" <<'PY'
+import os, statistics, subprocess, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2].split()
+env = dict(os.environ, BERTH_TIMING="1")
+spans = [("store open", "open", "opened"),
+         ("create", "opened", "create: done"),
+         ("claim + spec", "create: done", "run: launch prepared"),
+         ("spawn (runtime)", "run: launch prepared", "run: spawned"),
+         ("start record", "run: spawned", "run: start recorded"),
+         ("container", "run: start recorded", "run: exited"),
+         ("exit + --rm", "run: exited", "run: done")]
+got = {name: [] for name, _, _ in spans}
+got["outside marks"] = []
+got["engine own"] = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = (time.perf_counter() - t0) * 1000
+    if p.returncode != 0:
+        sys.exit(f"berth run --rm failed: {p.stderr}")
+    m = {}
+    for line in p.stderr.splitlines():
+        if line.startswith("berth-timing: "):
+            label, t = line[len("berth-timing: "):].rsplit(" ", 1)
+            m[label] = float(t)
+    for name, a, b in spans:
+        got[name].append(m[b] - m[a])
+    got["outside marks"].append(wall - m["run: done"])
+    got["engine own"].append(wall - got["spawn (runtime)"][-1] - got["container"][-1])
+print(f"berth run --rm, BERTH_TIMING medians over {runs} runs (ms):")
+for name, v in got.items():
+    print(f"  {name:<16}{statistics.median(v):>8.3f}")
 PY
 
 # `berth ps -a` with 500 containers (created, never started: the listing
