@@ -2,7 +2,9 @@
 # Image benchmark (issue 3): `berth load` of a ~200 MB multi-layer
 # docker-archive against `podman load` of the same file, and unpack
 # throughput against `umoci unpack` of the same OCI layout, plus berth's
-# peak RSS. Run as root from the repository: bench/images.sh
+# peak RSS. Run as root from the repository: bench/images.sh. Ratios are
+# of hyperfine's medians (one slow run, e.g. the first after the host
+# freed many inodes, does not move them).
 # Knobs: BENCH_MB (archive size, default 200), BENCH_RUNS (default 5),
 # BENCH_DIR (work dir, default a fresh temp dir, removed at the end),
 # BENCH_BERTH (a berth binary to measure instead of building one, e.g. an
@@ -83,14 +85,18 @@ PY
 ARCHIVE_MB=$(( $(stat -c %s "$D/archive.tar") / 1000000 ))
 echo "archive: ${ARCHIVE_MB} MB" >&2
 
-# 2. load: berth vs podman, fresh stores for every run. Every prepare step
-#    syncs, so no run pays for writing back the previous run's files. (The
-#    removal still costs the next run: on a journal-less ext4 every file
-#    create skips over the inodes freed in the last minute, for every tool.)
+# 2. load: berth vs podman, fresh stores for every run. A prepare step
+#    moves the last run's store aside (they are all removed at the end) and
+#    syncs, so no run pays for writing back or deleting the previous run's
+#    files: on ext4 without a journal, a file create skips over the inodes
+#    freed in the last minute or so, which made each run pay for the
+#    previous run's removal (for every tool, and more the faster it ran).
+mkdir -p "$D/old"
+aside() { for d in "$@"; do echo "[ ! -e $d ] || mv $d $D/old/\$(basename $d).\$(date +%s%N);"; done; echo sync; }
 hyperfine --runs "$RUNS" --export-json "$D/load.json" \
-    -n "berth load" --prepare "rm -rf $D/berth-root && sync" \
+    -n "berth load" --prepare "$(aside $D/berth-root $D/berth-run)" \
     "$BERTH --root $D/berth-root --runroot $D/berth-run load -q -i $D/archive.tar" \
-    -n "podman load" --prepare "rm -rf $D/podman-root $D/podman-run $D/podman-tmp && sync" \
+    -n "podman load" --prepare "$(aside $D/podman-root $D/podman-run $D/podman-tmp)" \
     "$PODMAN load -q -i $D/archive.tar" >&2
 
 # 3. unpack: umoci unpack of an OCI layout vs berth load of that same
@@ -102,22 +108,22 @@ tar -C "$D/oci" -cf "$D/oci.tar" .
 UNPACKED_MB=$(python3 -c "import sys, tarfile
 print(sum(m.size for m in tarfile.open(sys.argv[1]) if m.name.endswith('/layer.tar')) / 1e6)" "$D/archive.tar")
 hyperfine --runs "$RUNS" --export-json "$D/unpack.json" \
-    -n "berth load (OCI)" --prepare "rm -rf $D/berth-root && sync" \
+    -n "berth load (OCI)" --prepare "$(aside $D/berth-root $D/berth-run)" \
     "$BERTH --root $D/berth-root --runroot $D/berth-run load -q -i $D/oci.tar" \
-    -n "umoci unpack" --prepare "rm -rf $D/bundle && sync" \
+    -n "umoci unpack" --prepare "$(aside $D/bundle)" \
     "umoci unpack --image $D/oci:bench $D/bundle" >&2
 
 # 4. berth's peak RSS during a load.
-rm -rf "$D/berth-root" && sync
+eval "$(aside "$D/berth-root" "$D/berth-run")"
 /usr/bin/time -f "%M" -o "$D/rss" "$BERTH" --root "$D/berth-root" --runroot "$D/berth-run" load -q -i "$D/archive.tar"
 RSS_KB=$(tail -1 "$D/rss")
-rm -rf "$D/berth-root" "$D/bundle" "$D/podman-root" "$D/podman-run" "$D/podman-tmp"
+rm -rf "$D/berth-root" "$D/bundle" "$D/podman-root" "$D/podman-run" "$D/podman-tmp" "$D/old"
 
 python3 - "$D/load.json" "$D/unpack.json" "$ARCHIVE_MB" "$UNPACKED_MB" "$RSS_KB" <<'PY'
 import json, sys
 load, unpack = (json.load(open(p))["results"] for p in sys.argv[1:3])
 archive_mb, unpacked_mb, rss_kb = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-t = {r["command"]: r["mean"] for r in load + unpack}
+t = {r["command"]: r["median"] for r in load + unpack}
 cpu = {r["command"]: r["user"] + r["system"] for r in load + unpack}
 bl, pl = t["berth load"], t["podman load"]
 bu, uu = t["berth load (OCI)"], t["umoci unpack"]
