@@ -2,6 +2,7 @@
 //! libraries, prints; every failure is one `berth: ...` line and exit 125.
 
 mod commands;
+mod listing;
 mod tabwriter;
 mod template;
 mod units;

@@ -10,8 +10,7 @@ use engine::inspect::{status_text, ContainerSize};
 use serde_json::{json, Value};
 
 use super::containers::{fail, open_engine};
-use crate::tabwriter;
-use crate::template::Template;
+use crate::listing;
 use crate::units::{human_duration, human_size};
 use crate::Globals;
 
@@ -223,26 +222,6 @@ pub fn ps(g: &Globals, a: PsArgs) -> Result<()> {
             row(c, a.no_trunc, size)
         })
         .collect();
-    let format = format.replace("\\t", "\t").replace("\\n", "\n");
-    if let Some(t) = format.strip_prefix("table") {
-        let body = t.trim_start();
-        let tpl = Template::parse(body)?;
-        let headers = Value::Object(
-            HEADERS
-                .iter()
-                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-                .collect(),
-        );
-        let mut lines = vec![tpl.render(&headers)?];
-        for r in &rows {
-            lines.push(tpl.render(r)?);
-        }
-        out.write_all(tabwriter::align(&lines).as_bytes())?;
-    } else {
-        let tpl = Template::parse(&format)?;
-        for r in &rows {
-            writeln!(out, "{}", tpl.render(r)?)?;
-        }
-    }
+    out.write_all(listing::render(&format, HEADERS, &rows)?.as_bytes())?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use storage::{Image, RemoveEvent};
 
 use super::{container_using, inspect_doc, open_store};
-use crate::tabwriter;
+use crate::listing;
 use crate::template::Template;
 use crate::units::{human_duration, human_size};
 use crate::Globals;
@@ -279,35 +279,10 @@ pub fn list(g: &Globals, a: ListArgs) -> Result<()> {
     Ok(())
 }
 
-/// Renders rows with a Docker `--format`: `table …` gets a header row and
-/// column alignment; anything else is one template output per row.
+/// Renders rows with a Docker `--format` (see [`listing::render`]).
 fn write_rows(out: &mut impl Write, format: &str, rows: &[Value]) -> Result<()> {
-    let format = format.replace("\\t", "\t").replace("\\n", "\n");
-    if let Some(t) = format.strip_prefix("table") {
-        let body = t.trim_start();
-        let tpl = Template::parse(body)?;
-        let header = Template::parse(body)?.render(&headers())?;
-        let mut lines = vec![header];
-        for r in rows {
-            lines.push(tpl.render(r)?);
-        }
-        out.write_all(tabwriter::align(&lines).as_bytes())?;
-    } else {
-        let tpl = Template::parse(&format)?;
-        for r in rows {
-            writeln!(out, "{}", tpl.render(r)?)?;
-        }
-    }
+    out.write_all(listing::render(format, HEADERS, rows)?.as_bytes())?;
     Ok(())
-}
-
-fn headers() -> Value {
-    Value::Object(
-        HEADERS
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect(),
-    )
 }
 
 /// `berth tag SOURCE TARGET`.

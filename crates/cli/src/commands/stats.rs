@@ -14,8 +14,7 @@ use engine::inspect::StatsSample;
 use serde_json::{json, Value};
 
 use super::containers::{fail, open_engine};
-use crate::tabwriter;
-use crate::template::Template;
+use crate::listing;
 use crate::units::{go_g, human_size};
 use crate::Globals;
 
@@ -108,28 +107,7 @@ fn targets(engine: &engine::Engine, a: &StatsArgs) -> Vec<(String, Container)> {
 
 /// The table (or one line per container) for `format`.
 fn render(format: &str, rows: &[Value]) -> Result<String> {
-    let mut text = String::new();
-    if let Some(t) = format.strip_prefix("table") {
-        let tpl = Template::parse(t.trim_start())?;
-        let headers = Value::Object(
-            HEADERS
-                .iter()
-                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-                .collect(),
-        );
-        let mut lines = vec![tpl.render(&headers)?];
-        for r in rows {
-            lines.push(tpl.render(r)?);
-        }
-        text.push_str(&tabwriter::align(&lines));
-    } else {
-        let tpl = Template::parse(format)?;
-        for r in rows {
-            text.push_str(&tpl.render(r)?);
-            text.push('\n');
-        }
-    }
-    Ok(text)
+    Ok(listing::render(format, HEADERS, rows)?)
 }
 
 /// `berth stats`: with `--no-stream` one table after a second; without,

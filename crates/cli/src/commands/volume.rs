@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::open_store;
 use crate::template::Template;
 use crate::units::human_size;
-use crate::{tabwriter, Globals};
+use crate::{listing, Globals};
 
 /// The mount flags shared by `run` and `create`.
 #[derive(Args, Debug, Default)]
@@ -257,28 +257,10 @@ pub fn ls(g: &Globals, a: LsArgs) -> Result<()> {
     let format = match a.format.as_deref() {
         None | Some("") | Some("table") => "table {{.Driver}}\t{{.Name}}".to_string(),
         Some("json") => "{{json .}}".to_string(),
-        Some(f) => f.replace("\\t", "\t").replace("\\n", "\n"),
+        Some(f) => f.to_string(),
     };
-    if let Some(body) = format.strip_prefix("table") {
-        let body = body.trim_start();
-        let tpl = Template::parse(body)?;
-        let headers = Value::Object(
-            HEADERS
-                .iter()
-                .map(|(k, v)| (k.to_string(), json!(v)))
-                .collect(),
-        );
-        let mut lines = vec![tpl.render(&headers)?];
-        for v in &vols {
-            lines.push(tpl.render(&row(v))?);
-        }
-        out.write_all(tabwriter::align(&lines).as_bytes())?;
-    } else {
-        let tpl = Template::parse(&format)?;
-        for v in &vols {
-            writeln!(out, "{}", tpl.render(&row(v))?)?;
-        }
-    }
+    let rows: Vec<Value> = vols.iter().map(row).collect();
+    out.write_all(listing::render(&format, HEADERS, &rows)?.as_bytes())?;
     Ok(())
 }
 
