@@ -219,13 +219,22 @@ fn supervise(engine: &Engine, c: &Container, mut sync: File) -> Result<(), Engin
         }
     }
     let code = init.wait().unwrap_or(crate::container::EXIT_UNKNOWN);
-    engine.record_exit(&c.id, code);
     // As a subreaper, collect whatever was re-parented to us.
     while waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG)).is_ok_and(|s| s.pid().is_some())
     {
     }
-    if c.host_config.auto_remove {
-        let _ = engine.remove(&c.id, true);
+    // --rm: the removal's commit keeps the exit code for a concurrent
+    // `wait` (which may never see the Exited state in between).
+    let removed = c.host_config.auto_remove
+        && engine
+            .remove_after_exit(c, Some(code))
+            .map(|tree| tree.map(|t| engine.store().remove_detached(&c.id, &t)))
+            .is_ok();
+    if !removed {
+        engine.record_exit(&c.id, code);
+        if c.host_config.auto_remove {
+            let _ = engine.remove(&c.id, true);
+        }
     }
     Ok(())
 }
