@@ -223,9 +223,10 @@ impl Engine {
         crate::timing::mark("run: start recorded");
         let mut log = LogWriter::lazy(&self.log_path(&c.id));
         Relay::new(out_r, err_r, stdin_w).run(init.pid, &mut log);
+        // The pidfd said it exited: no signal may go to a reused pid.
+        FORWARD_TO.store(0, Ordering::Relaxed);
         let code = init.wait();
         crate::timing::mark("run: exited");
-        FORWARD_TO.store(0, Ordering::Relaxed);
         Ok(Ended::Unrecorded(
             code.unwrap_or(crate::container::EXIT_UNKNOWN),
         ))
@@ -347,13 +348,24 @@ impl Relay {
             return false;
         }
         let data = &self.buf[..n];
+        let mut reader_gone = false;
         if self.sinks_ok[i] {
             // SAFETY: fds 1 and 2 are the CLI's stdout/stderr, open for
             // the life of the process; the borrow ends with this call.
             let sink = unsafe { BorrowedFd::borrow_raw(1 + i as i32) };
-            self.sinks_ok[i] = write_all(sink, data).is_ok();
+            let written = write_all(sink, data);
+            self.sinks_ok[i] = written.is_ok();
+            reader_gone = written == Err(Errno::EPIPE);
         }
         log.feed(stream, data);
+        if reader_gone {
+            // Whoever read our output is gone (`berth run … | head`):
+            // closing this pipe gives the container EPIPE/SIGPIPE as in a
+            // host pipeline, instead of draining it into the log forever.
+            log.finish(stream);
+            *fd = None;
+            return false;
+        }
         true
     }
 
