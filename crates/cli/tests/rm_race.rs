@@ -119,3 +119,50 @@ fn cp_both_ways_despite_a_volatile_marker() {
     env.ok(&["start", "-a", "vol"]);
     assert_eq!(env.ok(&["ps", "-aq"]).trim(), "", "--rm container left");
 }
+
+/// A detached `run -d --rm` container: `wait` prints its real exit code
+/// although the monitor removes it right after recording the exit (a
+/// waiter polling every few ms often sees only the row vanish).
+#[test]
+fn wait_on_a_detached_rm_container_prints_its_code() {
+    let env = Env::new();
+    for _ in 0..4 {
+        let r = env.berth(&["run", "-d", "--rm", IMAGE, "sh", "-c", "sleep 0.3; exit 3"]);
+        assert_eq!(r.code, 0, "run -d: {}", show(&r));
+        let id = r.stdout.trim().to_string();
+        let w = env.berth(&["wait", &id]);
+        assert_eq!((w.code, w.stdout.trim()), (0, "3"), "wait: {}", show(&w));
+    }
+}
+
+/// `berth run … | head -1`: once the reader is gone the container gets
+/// EPIPE/SIGPIPE as in a host pipeline, so `yes` ends and the run returns
+/// (it kept draining `yes` into the log forever).
+#[test]
+fn a_run_whose_reader_goes_away_ends() {
+    let env = Env::new();
+    let mut child = env
+        .cmd(&["run", "--rm", IMAGE, "yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 2];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    assert_eq!(&first, b"y\n");
+    drop(out);
+    let fg = Foreground(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut fg = fg;
+    loop {
+        if fg.0.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "berth run | head never ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ps = env.berth(&["ps", "-aq"]);
+    assert_eq!(ps.stdout.trim(), "", "--rm container left: {}", show(&ps));
+}
