@@ -126,6 +126,11 @@ impl LogWriter {
         let mut start = 0;
         while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
             let end = start + pos + 1;
+            // A long complete line is split too, as Docker's 16 KiB copier.
+            while end - start > MAX_ENTRY {
+                let _ = self.entry(stream.name, &pending[start..start + MAX_ENTRY], &time);
+                start += MAX_ENTRY;
+            }
             let _ = self.entry(stream.name, &pending[start..end], &time);
             start = end;
         }
@@ -425,6 +430,23 @@ mod tests {
         print_logs(&path, &opts, &mut || false, &mut out, &mut err).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.lines().next().unwrap().ends_with("Z hello"));
+    }
+
+    #[test]
+    fn a_long_line_is_split_at_docker_s_16_kib() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ctr.log");
+        let mut log = LogWriter::lazy(&path);
+        let mut out = LogStream::new("stdout");
+        let line = "x".repeat(30_000) + "\n";
+        log.feed(&mut out, line.as_bytes());
+        log.finish(&mut out);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let sizes: Vec<usize> = text
+            .lines()
+            .map(|l| serde_json::from_str::<LogEntry>(l).unwrap().log.len())
+            .collect();
+        assert_eq!(sizes, [16_384, 13_617]);
     }
 
     /// A log with one entry per second from 10:00:00 to 10:00:04 UTC.
