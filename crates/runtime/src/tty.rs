@@ -43,7 +43,7 @@ pub(crate) fn setup(socket: &OwnedFd, process: &Process, console: bool) -> Resul
     )
     .ctx(|| format!("open pty slave {name}"))?;
     if console {
-        bind_console(&slave)?;
+        bind_console(&name)?;
     }
     if let Some(size) = process.console_size() {
         let ws = libc::winsize {
@@ -90,7 +90,7 @@ pub(crate) fn new_session() -> Result<(), ChildError> {
 
 /// Binds the pty slave over `/dev/console` of the (already switched) root,
 /// creating the mount point without following a symlink out of it.
-fn bind_console(slave: &OwnedFd) -> Result<(), ChildError> {
+fn bind_console(name: &str) -> Result<(), ChildError> {
     let what = || "bind pty over /dev/console".to_string();
     let root = open(
         Path::new("/"),
@@ -101,8 +101,9 @@ fn bind_console(slave: &OwnedFd) -> Result<(), ChildError> {
     let target =
         crate::rootfs::safe::open_in_root(root.as_fd(), Path::new("/dev/console"), Create::File)
             .ctx(what)?;
+    // The slave by name, not /proc/self/fd: a spec need not mount /proc.
     nix::mount::mount(
-        Some(&crate::rootfs::safe::fd_path(slave)),
+        Some(Path::new(name)),
         &crate::rootfs::safe::fd_path(&target),
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,
