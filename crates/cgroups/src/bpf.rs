@@ -184,10 +184,10 @@ impl BpfAttr for ProgAttachAttr {}
 
 /// The one wrapper of bpf(2), which neither nix nor rustix offer.
 fn bpf<T: BpfAttr>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c_long> {
-    // The kernel reads and writes only the `size_of::<T>()` bytes passed.
+    let size = std::mem::size_of::<T>();
+    // The kernel reads and writes only the `size` bytes passed.
     // SAFETY: `attr` is a live #[repr(C)] prefix of `union bpf_attr`.
-    let ret =
-        unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) };
+    let ret = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, size) };
     if ret < 0 {
         Err(std::io::Error::last_os_error())
     } else {
