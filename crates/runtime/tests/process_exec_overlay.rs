@@ -13,30 +13,35 @@ use oci_spec::runtime::Process;
 use runtime::spawn::wait_exit_code;
 use runtime::{spawn_exec, spawn_init, ExecOptions, InitOptions, NoHooks, Overlay, Stdio};
 
-#[test]
-fn exec_sees_the_containers_hostname_and_pids() {
+/// Starts a busybox container whose init is `sleep 30`, execs `sh -c
+/// script` into it, kills the init; returns the exec's exit code (or
+/// error) and its output.
+fn exec_script(id: &str, script: &str) -> (String, String) {
     let b = Bundle::busybox();
     let s = spec(&["sleep", "30"]);
     let out = b.path().join("exec-out");
     let result = b.path().join("result");
     in_child(|| {
         let o = File::create(&out).unwrap();
-        let opts = init_opts("exec-test", &b, &s);
+        let opts = init_opts(id, &b, &s);
         let init = spawn_init(&opts, &mut NoHooks).unwrap();
         let mut p = s.process().clone().unwrap();
-        p.set_args(Some(vec![
-            "sh".into(),
-            "-c".into(),
-            "hostname; ps -o pid,args; exit 7".into(),
-        ]));
-        let text = exec_code("exec-test", init.pid, &p, &o);
+        p.set_args(Some(vec!["sh".into(), "-c".into(), script.into()]));
+        let text = exec_code(id, init.pid, &p, &o);
         let _ = kill(init.pid, Signal::SIGKILL);
         let _ = init.wait();
         fs::write(&result, text).unwrap();
         0
     });
-    let code = fs::read_to_string(&result).unwrap();
-    let out = fs::read_to_string(&out).unwrap();
+    (
+        fs::read_to_string(&result).unwrap(),
+        fs::read_to_string(&out).unwrap(),
+    )
+}
+
+#[test]
+fn exec_sees_the_containers_hostname_and_pids() {
+    let (code, out) = exec_script("exec-test", "hostname; ps -o pid,args; exit 7");
     assert_eq!(code, "7", "{out}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "box", "{out}");
@@ -56,30 +61,12 @@ fn exec_sees_the_containers_hostname_and_pids() {
 /// outside the container's pid namespace and reads as session 0.
 #[test]
 fn init_and_exec_lead_their_own_sessions() {
-    let b = Bundle::busybox();
-    let s = spec(&["sleep", "30"]);
-    let out = b.path().join("exec-out");
-    let result = b.path().join("result");
-    in_child(|| {
-        let o = File::create(&out).unwrap();
-        let opts = init_opts("exec-session", &b, &s);
-        let init = spawn_init(&opts, &mut NoHooks).unwrap();
-        let mut p = s.process().clone().unwrap();
-        p.set_args(Some(vec![
-            "sh".into(),
-            "-c".into(),
-            "read a b c d e f r < /proc/1/stat; echo init $a $f; \
-             read a b c d e f r < /proc/$$/stat; echo exec $a $f"
-                .into(),
-        ]));
-        let text = exec_code("exec-session", init.pid, &p, &o);
-        let _ = kill(init.pid, Signal::SIGKILL);
-        let _ = init.wait();
-        fs::write(&result, text).unwrap();
-        0
-    });
-    let out = fs::read_to_string(&out).unwrap();
-    assert_eq!(fs::read_to_string(&result).unwrap(), "0", "{out}");
+    let (code, out) = exec_script(
+        "exec-session",
+        "read a b c d e f r < /proc/1/stat; echo init $a $f; \
+         read a b c d e f r < /proc/$$/stat; echo exec $a $f",
+    );
+    assert_eq!(code, "0", "{out}");
     let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split(' ').collect()).collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(lines[0], ["init", "1", "1"], "{out}");
