@@ -34,8 +34,16 @@
 //! (hugetlb on the CI machine), with the controllers delegated down.
 //!
 //! Every value is checked ([`validate`]) before the first write.
+//!
+//! On cgroup v2 the device rules become an eBPF program attached to the
+//! container's cgroup. A loaded program is kept for reuse, attached to the
+//! empty cgroup [`CACHE_NAME`] at the root of the hierarchy (see
+//! [`Manager::set_device_filter_cache`]), so only the first container with
+//! a given rule list pays for the verifier and the JIT.
 
 mod bpf;
+mod devcache;
+mod devfilter;
 mod error;
 mod fs;
 mod manager;
@@ -45,6 +53,7 @@ mod resources;
 mod v1;
 mod v2;
 
+pub use devcache::{device_filter_stats, VerifierStats, CACHE_NAME};
 pub use error::CgroupError;
 pub use manager::{FreezerState, Manager, Stats};
 pub use mountinfo::{own_cgroups, parse_proc_cgroup, CgroupMount, Layout, LayoutKind, OwnCgroup};

@@ -99,10 +99,10 @@ impl Manager {
                 let base = own_path
                     .parent()
                     .map_or_else(|| PathBuf::from("/"), PathBuf::from);
-                Backend::V2(V2 {
-                    mount_point: m.mount_point.clone(),
-                    dir: m.dir_for(&path.resolve(&base)),
-                })
+                Backend::V2(V2::new(
+                    m.mount_point.clone(),
+                    m.dir_for(&path.resolve(&base)),
+                ))
             }
             Layout::Legacy {
                 hierarchies,
@@ -119,16 +119,30 @@ impl Manager {
                             dir: dir_in(m),
                         })
                         .collect(),
-                    unified: unified.as_ref().map(|m| V2 {
-                        mount_point: m.mount_point.clone(),
-                        dir: dir_in(m),
-                    }),
+                    unified: unified
+                        .as_ref()
+                        .map(|m| V2::new(m.mount_point.clone(), dir_in(m))),
                 })
             }
         };
         Manager {
             kind: layout.kind(),
             backend,
+        }
+    }
+
+    /// Keeps the cgroup v2 device filters this manager loads in cgroup
+    /// `dir` for reuse, instead of `berth-device-filters` at the root of
+    /// the hierarchy; `None` loads a program for every container. Device
+    /// rules on cgroup v1 (and a hybrid host) need no program.
+    pub fn set_device_filter_cache(&mut self, dir: Option<PathBuf>) {
+        match &mut self.backend {
+            Backend::V1(v) => {
+                if let Some(u) = &mut v.unified {
+                    u.device_cache = dir;
+                }
+            }
+            Backend::V2(v) => v.device_cache = dir,
         }
     }
 

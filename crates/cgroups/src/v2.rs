@@ -18,6 +18,9 @@ pub struct V2 {
     pub mount_point: PathBuf,
     /// The container's cgroup directory.
     pub dir: PathBuf,
+    /// The cgroup that keeps loaded device filters for reuse
+    /// ([`crate::devcache`]); `None` loads one for each container.
+    pub device_cache: Option<PathBuf>,
 }
 
 /// Enables in `cgroup.subtree_control` of every cgroup from `mount_point`
@@ -48,6 +51,16 @@ pub fn enable_controllers(mount_point: &Path, dir: &Path) -> Result<(), CgroupEr
 }
 
 impl V2 {
+    /// Cgroup `dir` of the hierarchy mounted at `mount_point`, with the
+    /// device filter cache at the hierarchy's root.
+    pub fn new(mount_point: PathBuf, dir: PathBuf) -> Self {
+        V2 {
+            device_cache: Some(mount_point.join(crate::devcache::CACHE_NAME)),
+            mount_point,
+            dir,
+        }
+    }
+
     /// Fails unless `controller` is enabled for this cgroup.
     fn need(&self, controller: &'static str) -> Result<(), CgroupError> {
         let have = fs::read(&self.dir, "cgroup.controllers")?;
@@ -187,7 +200,11 @@ impl V2 {
             }
         }
         if let Some(devices) = res.devices().as_ref().filter(|d| !d.is_empty()) {
-            crate::bpf::attach_device_filter(&self.dir, devices)?;
+            crate::devcache::attach_device_filter(
+                &self.dir,
+                devices,
+                self.device_cache.as_deref(),
+            )?;
         }
         if let Some(unified) = res.unified() {
             let mut keys: Vec<_> = unified.iter().collect();
@@ -324,10 +341,7 @@ mod tests {
         for f in FILES {
             std::fs::write(dir.join(f), "").unwrap();
         }
-        let v2 = V2 {
-            mount_point: tmp.path().into(),
-            dir,
-        };
+        let v2 = V2::new(tmp.path().into(), dir);
         (tmp, v2)
     }
 

@@ -62,7 +62,7 @@ impl Drop for HostGuard {
     fn drop(&mut self) {
         if self.dir.exists() {
             let _ = std::fs::write(self.dir.join("cgroup.kill"), "1");
-            for sub in ["sub", ""] {
+            for sub in ["sub", "devcache", ""] {
                 let d = self.dir.join(sub);
                 for _ in 0..100 {
                     if std::fs::remove_dir(&d).is_ok() || !d.exists() {
@@ -147,7 +147,10 @@ fn in_private_view(name: &str) {
     let has = |c: &str| available.split_whitespace().any(|a| a == c);
     eprintln!("cgroup2 controllers available in the private view: {available:?}");
 
-    let mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    let mut mgr = Manager::new(Some(&format!("/{name}")), "unused").unwrap();
+    // The device filter cache inside the test's cgroup, not at the root
+    // of the host's hierarchy: it goes with the cgroup.
+    mgr.set_device_filter_cache(Some(root.join(name).join("devcache")));
     assert_eq!(mgr.kind(), LayoutKind::V2);
     assert_eq!(mgr.dirs(), [root.join(name)]);
     let mut fx = Fixture::new(mgr.clone());
@@ -243,6 +246,7 @@ fn in_private_view(name: &str) {
         .unwrap();
     mgr.apply(&res).unwrap();
     assert_eq!(fx.release(3), DEVICE_EXPECTED);
+    assert!(dir.join("devcache").is_dir(), "the filter was not cached");
 
     mgr.remove().unwrap();
     assert!(!mgr.exists() && !sub.exists());
