@@ -94,7 +94,7 @@ impl Abi {
         }
         match self {
             Abi::X86_64 => id!(syscalls::x86_64::Sysno),
-            Abi::X32 => x32(name, Abi::X86_64.resolve(name)),
+            Abi::X32 => x32_by_name(name).or_else(|| Abi::X86_64.resolve(name).map(x32)),
             Abi::I386 => id!(syscalls::x86::Sysno),
             Abi::Aarch64 => id!(syscalls::aarch64::Sysno),
             Abi::Arm => id!(syscalls::arm::Sysno),
@@ -168,66 +168,133 @@ impl Names {
     pub(crate) fn resolve(&self, name: &str) -> Option<u32> {
         let nr = self.map.get(name).copied();
         match self.abi {
-            Abi::X32 => x32(name, nr),
+            Abi::X32 => nr.map(x32),
             _ => nr,
         }
     }
 }
 
-/// The x32 number of `name`, whose x86_64 number is `x86_64`.
-fn x32(name: &str, x86_64: Option<u32>) -> Option<u32> {
+/// The x32 number of the syscall whose x86_64 number is `x86_64`.
+pub(crate) fn x32(x86_64: u32) -> u32 {
     X32_SPECIFIC
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, nr)| *nr)
-        .or(x86_64)
-        .map(|nr| nr | X32_SYSCALL_BIT)
+        .find(|(_, native)| *native == x86_64)
+        .map_or(x86_64, |(nr, _)| *nr)
+        | X32_SYSCALL_BIT
 }
 
-/// The x32-only entries of `syscall_64.tbl` (numbers without the x32 bit).
-/// Their x86_64 namesakes are "64"-ABI only, so x32 callers must use these.
-const X32_SPECIFIC: [(&str, u32); 36] = [
-    ("rt_sigaction", 512),
-    ("rt_sigreturn", 513),
-    ("ioctl", 514),
-    ("readv", 515),
-    ("writev", 516),
-    ("recvfrom", 517),
-    ("sendmsg", 518),
-    ("recvmsg", 519),
-    ("execve", 520),
-    ("ptrace", 521),
-    ("rt_sigpending", 522),
-    ("rt_sigtimedwait", 523),
-    ("rt_sigqueueinfo", 524),
-    ("sigaltstack", 525),
-    ("timer_create", 526),
-    ("mq_notify", 527),
-    ("kexec_load", 528),
-    ("waitid", 529),
-    ("set_robust_list", 530),
-    ("get_robust_list", 531),
-    ("vmsplice", 532),
-    ("move_pages", 533),
-    ("preadv", 534),
-    ("pwritev", 535),
-    ("rt_tgsigqueueinfo", 536),
-    ("recvmmsg", 537),
-    ("sendmmsg", 538),
-    ("process_vm_readv", 539),
-    ("process_vm_writev", 540),
-    ("setsockopt", 541),
-    ("getsockopt", 542),
-    ("io_setup", 543),
-    ("io_submit", 544),
-    ("execveat", 545),
-    ("preadv2", 546),
-    ("pwritev2", 547),
+/// The x32-only entries of `syscall_64.tbl` (numbers without the x32 bit),
+/// each with the x86_64 number of its namesake. Those namesakes are "64"-ABI
+/// only, so x32 callers must use these. Matched by number, not name: the
+/// profile's names are resolved once on x86_64 for both ABIs.
+const X32_SPECIFIC: [(u32, u32); 36] = [
+    (512, 13),  // rt_sigaction
+    (513, 15),  // rt_sigreturn
+    (514, 16),  // ioctl
+    (515, 19),  // readv
+    (516, 20),  // writev
+    (517, 45),  // recvfrom
+    (518, 46),  // sendmsg
+    (519, 47),  // recvmsg
+    (520, 59),  // execve
+    (521, 101), // ptrace
+    (522, 127), // rt_sigpending
+    (523, 128), // rt_sigtimedwait
+    (524, 129), // rt_sigqueueinfo
+    (525, 131), // sigaltstack
+    (526, 222), // timer_create
+    (527, 244), // mq_notify
+    (528, 246), // kexec_load
+    (529, 247), // waitid
+    (530, 273), // set_robust_list
+    (531, 274), // get_robust_list
+    (532, 278), // vmsplice
+    (533, 279), // move_pages
+    (534, 295), // preadv
+    (535, 296), // pwritev
+    (536, 297), // rt_tgsigqueueinfo
+    (537, 299), // recvmmsg
+    (538, 307), // sendmmsg
+    (539, 310), // process_vm_readv
+    (540, 311), // process_vm_writev
+    (541, 54),  // setsockopt
+    (542, 55),  // getsockopt
+    (543, 206), // io_setup
+    (544, 209), // io_submit
+    (545, 322), // execveat
+    (546, 327), // preadv2
+    (547, 328), // pwritev2
 ];
+
+/// The x32-specific number of `name` straight from the x32 entries of
+/// `syscall_64.tbl`, to check [`X32_SPECIFIC`]'s pairing by number.
+#[cfg(test)]
+fn x32_by_name(name: &str) -> Option<u32> {
+    const X32_NAMES: [&str; 36] = [
+        "rt_sigaction",
+        "rt_sigreturn",
+        "ioctl",
+        "readv",
+        "writev",
+        "recvfrom",
+        "sendmsg",
+        "recvmsg",
+        "execve",
+        "ptrace",
+        "rt_sigpending",
+        "rt_sigtimedwait",
+        "rt_sigqueueinfo",
+        "sigaltstack",
+        "timer_create",
+        "mq_notify",
+        "kexec_load",
+        "waitid",
+        "set_robust_list",
+        "get_robust_list",
+        "vmsplice",
+        "move_pages",
+        "preadv",
+        "pwritev",
+        "rt_tgsigqueueinfo",
+        "recvmmsg",
+        "sendmmsg",
+        "process_vm_readv",
+        "process_vm_writev",
+        "setsockopt",
+        "getsockopt",
+        "io_setup",
+        "io_submit",
+        "execveat",
+        "preadv2",
+        "pwritev2",
+    ];
+    // 512 + position in the table.
+    (512..)
+        .zip(X32_NAMES)
+        .find(|(_, n)| *n == name)
+        .map(|(nr, _)| nr | X32_SYSCALL_BIT)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x32_specific_numbers_pair_with_their_x86_64_namesakes() {
+        let names = Abi::X86_64.table();
+        for nr in 0..600 {
+            // Every x86_64 number maps to the x32 number of the same name.
+            let Some(name) = syscalls::x86_64::Sysno::new(nr as usize) else {
+                continue;
+            };
+            let expected = x32_by_name(name.name()).unwrap_or(nr | X32_SYSCALL_BIT);
+            assert_eq!(x32(nr), expected, "{name}");
+            assert_eq!(names.resolve(name.name()), Some(nr), "{name}");
+        }
+        for (x32_nr, native) in X32_SPECIFIC {
+            assert_eq!(x32(native), x32_nr | X32_SYSCALL_BIT);
+        }
+    }
 
     #[test]
     fn names_resolve_per_abi() {

@@ -91,14 +91,33 @@ fn random_profile(rng: &mut Rng, native: Abi, pool: &[&str]) -> Value {
     let mut syscalls = Vec::new();
     for _ in 0..rng.below(60) {
         let mut rule = rng.pick(&actions).clone();
-        let many = rng.below(3) == 0;
-        let count = 1 + rng.below(if many { 40 } else { 3 });
-        let names: Vec<&str> = (0..count).map(|_| *rng.pick(pool)).collect();
+        let names: Vec<&str> = match rng.below(3) {
+            // A run of neighbouring numbers with holes: spans that merge
+            // named and unnamed numbers, and conditions inside a span.
+            0 => {
+                let start = rng.below(pool.len());
+                let len = 1 + rng.below(60);
+                pool[start..pool.len().min(start + len)]
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.below(5) != 0)
+                    .collect()
+            }
+            1 => (0..1 + rng.below(40)).map(|_| *rng.pick(pool)).collect(),
+            _ => (0..1 + rng.below(3)).map(|_| *rng.pick(pool)).collect(),
+        };
         rule["names"] = json!(names);
+        // Few distinct conditions, so that neighbours share a verdict.
+        let common = rng.below(2) == 0;
         let args: Vec<Value> = (0..rng.below(3))
             .map(|_| {
-                json!({"index": rng.below(6), "value": value(rng),
-                       "valueTwo": value(rng), "op": rng.pick(&ops)})
+                if common {
+                    json!({"index": rng.below(2), "value": rng.below(3),
+                           "op": rng.pick(&ops[..2])})
+                } else {
+                    json!({"index": rng.below(6), "value": value(rng),
+                           "valueTwo": value(rng), "op": rng.pick(&ops)})
+                }
             })
             .collect();
         if !args.is_empty() {
@@ -148,23 +167,27 @@ type AbiRules<'a> = (Abi, HashMap<u32, Vec<&'a Rule>>, Option<u32>);
 
 /// The profile's rules per ABI and number, resolved once.
 struct Reference<'a> {
-    profile: &'a Profile,
+    profile: &'a Profile<'a>,
     by_abi: Vec<AbiRules<'a>>,
 }
 
 impl<'a> Reference<'a> {
-    fn new(profile: &'a Profile) -> Self {
+    fn new(profile: &'a Profile<'a>) -> Self {
         let all = [Abi::X86_64, Abi::X32, Abi::I386, Abi::Aarch64, Abi::Arm];
         let by_abi = all
             .into_iter()
             .map(|abi| {
                 let mut rules: HashMap<u32, Vec<&Rule>> = HashMap::new();
-                for (name, rule) in &profile.rules {
+                for (name, rule) in profile.named_rules() {
                     if let Some(nr) = abi.resolve(name) {
                         rules.entry(nr).or_default().push(rule);
                     }
                 }
-                let max = profile.names.iter().filter_map(|n| abi.resolve(n)).max();
+                let max = profile
+                    .names
+                    .iter()
+                    .filter_map(|(n, _)| abi.resolve(n))
+                    .max();
                 (abi, rules, max)
             })
             .collect();
@@ -223,16 +246,19 @@ fn random_data(rng: &mut Rng, profile: &Profile) -> SeccompData {
     let arch = *rng.pick(&arches);
     let abi = *rng.pick(&[Abi::X86_64, Abi::X32, Abi::I386, Abi::Aarch64, Abi::Arm]);
     let mut nr = match rng.below(4) {
-        0 => rng.below(600) as u32,
+        0 => rng.below(600) as u32 | [0, X32_SYSCALL_BIT][rng.below(2)],
         1 => rng.next() as u32,
-        _ if profile.rules.is_empty() => 0,
+        _ if profile.names.is_empty() => 0,
         _ => {
-            let (name, _) = rng.pick(&profile.rules);
+            let (name, _) = rng.pick(&profile.names);
             abi.resolve(name).unwrap_or(0)
         }
     };
-    if rng.below(8) == 0 {
-        nr = nr.wrapping_add(1);
+    // The edges of spans: a named number's neighbours.
+    match rng.below(8) {
+        0 => nr = nr.wrapping_add(1),
+        1 => nr = nr.wrapping_sub(1),
+        _ => {}
     }
     let args: Vec<u64> = (0..6).map(|_| value(rng)).collect();
     SeccompData::new(arch, nr, &args)
@@ -242,7 +268,7 @@ fn random_data(rng: &mut Rng, profile: &Profile) -> SeccompData {
 fn compiled_programs_agree_with_the_rules() {
     for native in [Abi::X86_64, Abi::Aarch64] {
         let pool = names(native);
-        for seed in 1..=80u64 {
+        for seed in 1..=200u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let json = random_profile(&mut rng, native, &pool);
             let spec: LinuxSeccomp = serde_json::from_value(json.clone()).unwrap();
