@@ -15,7 +15,7 @@ use oci_spec::runtime::Spec;
 
 use crate::channel::{Channel, Msg};
 use crate::error::{ChildError, ChildErrorKind, Context};
-use crate::init::clone_init;
+use crate::init::{clone_init, SyncPlan};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::{self, ExecPlan};
 use crate::rootfs::{self, RootfsSetup};
@@ -37,6 +37,8 @@ pub(crate) struct InitChild<'a, 'b> {
     pub(crate) fifo: Option<OwnedFd>,
     /// With a double fork: the cgroup2 directory to clone the init into.
     pub(crate) cgroup: Option<&'a OwnedFd>,
+    /// The optional waits, as the parent expects them.
+    pub(crate) sync: SyncPlan,
 }
 
 /// Entry point in the child; never returns.
@@ -144,7 +146,11 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
             unsafe { libc::_exit(0) }
         }
     }
-    c.channel.wait_go().ctx(|| "wait for runtime".into())?;
+    if c.sync.maps {
+        c.channel
+            .wait_go()
+            .ctx(|| "wait for user namespace maps".into())?;
+    }
     let channel = &c.channel;
     let new_cgroupns = c.plan.create.contains(CloneFlags::CLONE_NEWCGROUP);
     let mut placed = || -> Result<(), ChildError> {
@@ -165,7 +171,7 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
         }
         Ok(())
     };
-    let userns = c.plan.create.contains(CloneFlags::CLONE_NEWUSER);
+    let userns = c.sync.maps;
     if userns {
         // Become the namespace's root (uid/gid maps are written by now).
         setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
@@ -196,10 +202,14 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
             ));
         }
     }
-    c.channel
-        .send(&Msg::MountsDone)
-        .ctx(|| "sync with runtime".into())?;
-    c.channel.wait_go().ctx(|| "wait for runtime".into())?;
+    if c.sync.before_pivot {
+        c.channel
+            .send(&Msg::MountsDone)
+            .ctx(|| "sync with runtime".into())?;
+        c.channel
+            .wait_go()
+            .ctx(|| "wait for the runtime's before_pivot".into())?;
+    }
     rootfs::switch_root(c.rootfs, c.opts.no_pivot)?;
     let process = spec
         .process()

@@ -2,20 +2,34 @@
 //! namespaces, write user namespace maps, run the caller's hooks at the
 //! sync points, and return once the child waits on the fifo or exec'd.
 //!
-//! The conversation on the sync channel (`channel::Msg`):
+//! The conversation on the sync channel (`channel::Msg`); the steps in
+//! brackets happen only when they have a reason to:
 //!
 //! ```text
 //! parent                                child (the init)
 //! before_clone (cgroup made)
 //! clone3 into it (or clone) ─────────▶  [joins/unshares, clones again and
 //!                                        sends Pid(n) if it must]
-//! uid/gid maps, Go ──────────────────▶  mounts up to the first cgroup one
+//! [user ns: uid/gid maps, Go] ───────▶  [user ns: waits for Go, setuid 0]
+//!                                       mounts up to the first cgroup one
 //! after_clone (cgroup), Placed ──────▶  cgroup ns, the other mounts, /dev
-//!                          ◀───────────  MountsDone
-//! before_pivot (hooks), Go ──────────▶  pivot_root, masks, process setup
+//! [before_pivot wanted:]   ◀───────────  [MountsDone]
+//! [before_pivot (hooks), Go] ────────▶  [waits for Go]
+//!                                       pivot_root, masks, process setup
 //!                          ◀───────────  Ready (then blocks on the fifo)
 //!                                        or the channel closes on execve
 //! ```
+//!
+//! Every wait of the child is for something the parent does: the maps
+//! (nothing in a user namespace works as root before them), the cgroup
+//! placement and limits (everything from the cgroup namespace on, so no
+//! device node, no pivot and no user code before the device rules and
+//! limits are in force), the caller's `before_pivot`. Without a user
+//! namespace there are no maps to wait for; when the caller's
+//! `before_pivot` does nothing (`InitHooks::wants_before_pivot`), the
+//! child does not stop before `pivot_root`: each skipped wait is a
+//! wake-up of a sleeping process, which in a VM can cost up to a
+//! millisecond.
 //!
 //! Any step of the child may instead send `Error` and exit; the parent
 //! then kills and reaps it and returns that error.
@@ -175,6 +189,10 @@ pub(crate) fn spawn(
     } else {
         (plan.create - CloneFlags::CLONE_NEWCGROUP).bits()
     };
+    let sync = SyncPlan {
+        maps: plan.create.contains(CloneFlags::CLONE_NEWUSER),
+        before_pivot: hooks.wants_before_pivot(),
+    };
     let cgroup_fd = hooks.before_clone().map_err(|source| SpawnError::Hook {
         id: id.into(),
         stage: "before_clone",
@@ -198,6 +216,7 @@ pub(crate) fn spawn(
                 fifo,
                 seccomp: seccomp.as_ref(),
                 cgroup: cgroup_fd.as_ref().filter(|_| double_fork),
+                sync,
             })
         }
         Some(pid) => pid,
@@ -214,15 +233,15 @@ pub(crate) fn spawn(
     } else {
         first
     };
-    if plan.create.contains(CloneFlags::CLONE_NEWUSER) {
+    if sync.maps {
         write_id_maps(pid, opts.spec).map_err(sys(id, "write user namespace maps"))?;
+        send(id, &parent_ch, Msg::Go)?;
     }
     // The child starts on its mounts while the caller places it in its
     // cgroup (moving a task between cgroups waits for an RCU grace period,
     // often longer than all the mounts: only v1 hierarchies, or every one
     // after a fallback, need it) and applies the limits; it waits for
     // `Placed` before anything that depends on the cgroup.
-    send(id, &parent_ch, Msg::Go)?;
     hooks
         .after_clone(pid, in_cgroup)
         .map_err(|source| SpawnError::Hook {
@@ -233,7 +252,7 @@ pub(crate) fn spawn(
     send(id, &parent_ch, Msg::Placed)?;
     loop {
         match recv(id, &parent_ch)? {
-            Some(Msg::MountsDone) => {
+            Some(Msg::MountsDone) if sync.before_pivot => {
                 hooks.before_pivot(pid).map_err(|source| SpawnError::Hook {
                     id: id.into(),
                     stage: "before_pivot",
@@ -249,6 +268,18 @@ pub(crate) fn spawn(
     }
     guard.0 = None;
     Ok(InitProcess { pid })
+}
+
+/// Which of the optional waits the child makes (see the diagram above);
+/// decided once before the clone, so both sides agree.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SyncPlan {
+    /// In a new user namespace: wait for `Go` once the parent has written
+    /// the uid/gid maps.
+    pub(crate) maps: bool,
+    /// Send `MountsDone` and wait for `Go` while the parent runs the
+    /// caller's `before_pivot`.
+    pub(crate) before_pivot: bool,
 }
 
 /// Clones the init with namespace `flags`, straight into the cgroup2

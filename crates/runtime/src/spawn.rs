@@ -110,6 +110,15 @@ pub trait InitHooks {
         Ok(())
     }
 
+    /// Whether [`InitHooks::before_pivot`] has work to do. `false` spares
+    /// a round trip (the child reports its mounts done and waits for the
+    /// parent, two wake-ups on the path to exec): the child then goes on
+    /// to `pivot_root` without stopping, and `before_pivot` is not called.
+    /// Asked once, before the clone.
+    fn wants_before_pivot(&self) -> bool {
+        true
+    }
+
     /// CHILD side (runs in the container process, which holds a copy of the
     /// caller's memory: side effects on `self` are not seen by the caller):
     /// after the exec fifo was opened (or right after setup without one),
@@ -124,7 +133,11 @@ pub trait InitHooks {
 #[derive(Debug, Default)]
 pub struct NoHooks;
 
-impl InitHooks for NoHooks {}
+impl InitHooks for NoHooks {
+    fn wants_before_pivot(&self) -> bool {
+        false
+    }
+}
 
 /// A container init that has been set up: it waits on the exec fifo, or
 /// has already exec'd `process.args`.

@@ -302,6 +302,18 @@ impl InitHooks for CreateHooks<'_> {
         Ok(())
     }
 
+    fn wants_before_pivot(&self) -> bool {
+        // The hooks `before_pivot` runs; without any, the init need not
+        // stop there.
+        #[allow(deprecated)] // `prestart`, see below.
+        let any = self.rec.config.hooks().as_ref().is_some_and(|h| {
+            [h.prestart(), h.create_runtime(), h.create_container()]
+                .iter()
+                .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()))
+        });
+        any
+    }
+
     fn before_pivot(&mut self, pid: Pid) -> Result<(), SpawnHookError> {
         let mut rec = self.rec.clone();
         rec.pid = pid.as_raw();
