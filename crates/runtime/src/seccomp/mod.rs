@@ -34,6 +34,8 @@ mod error;
 pub mod features;
 mod load;
 mod rules;
+mod search;
+mod spans;
 
 #[cfg(test)]
 mod interp;
