@@ -3,6 +3,7 @@
 
 mod commands;
 mod listing;
+mod parse;
 mod tabwriter;
 mod template;
 mod units;
@@ -10,170 +11,8 @@ mod units;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
 use crate::commands::{archive, container_ops as ops, container_ps, containers, images};
-
-/// A daemonless, Docker-compatible container engine.
-#[derive(Parser)]
-#[command(name = "berth", version, disable_help_subcommand = true)]
-struct Cli {
-    /// Root of the persistent state (images, containers, volumes).
-    #[arg(
-        long,
-        global = true,
-        env = "BERTH_ROOT",
-        default_value = "/var/lib/berth"
-    )]
-    root: PathBuf,
-    /// Root of the runtime state (pids, locks), gone at reboot.
-    #[arg(
-        long,
-        global = true,
-        env = "BERTH_RUNROOT",
-        default_value = "/run/berth"
-    )]
-    runroot: PathBuf,
-    /// Print debugging details of errors.
-    #[arg(long, short = 'D', global = true)]
-    debug: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Import the contents from a tarball to create a filesystem image
-    Import(archive::ImportArgs),
-    /// Load an image from a tar archive or STDIN
-    Load(archive::LoadArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(archive::SaveArgs),
-    /// List images
-    Images(images::ListArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
-    /// Remove one or more images
-    Rmi(images::RmiArgs),
-    /// Return low-level information on containers and images
-    Inspect(commands::inspect::InspectArgs),
-    /// Manage images
-    #[command(subcommand)]
-    Image(ImageCommand),
-    /// Create and run a new container from an image
-    Run(containers::RunArgs),
-    /// Create a new container
-    Create(containers::CreateArgs),
-    /// Start one or more stopped containers
-    Start(containers::StartArgs),
-    /// List containers
-    Ps(container_ps::PsArgs),
-    /// Stop one or more running containers
-    Stop(ops::StopArgs),
-    /// Kill one or more running containers
-    Kill(ops::KillArgs),
-    /// Restart one or more containers
-    Restart(ops::StopArgs),
-    /// Remove one or more containers
-    Rm(ops::RmArgs),
-    /// Block until one or more containers stop, then print their exit codes
-    Wait(ops::WaitArgs),
-    /// Fetch the logs of a container
-    Logs(ops::LogsArgs),
-    /// Execute a command in a running container
-    Exec(ops::ExecArgs),
-    /// Display the running processes of a container
-    Top(ops::TopArgs),
-    /// Pause all processes within one or more containers
-    Pause(ops::PauseArgs),
-    /// Unpause all processes within one or more containers
-    Unpause(ops::PauseArgs),
-    /// Rename a container
-    Rename(ops::RenameArgs),
-    /// Display a live stream of container(s) resource usage statistics
-    Stats(commands::stats::StatsArgs),
-    /// Manage containers
-    #[command(subcommand)]
-    Container(ContainerCommand),
-    /// The detached monitor of one container (started by `run -d`)
-    #[command(name = "__monitor", hide = true)]
-    Monitor(containers::MonitorArgs),
-    /// Create a new image from a container's changes
-    Commit(commands::changes::CommitArgs),
-    /// Inspect changes to files or directories on a container's filesystem
-    Diff(commands::changes::DiffArgs),
-    /// Export a container's filesystem as a tar archive
-    Export(commands::changes::ExportArgs),
-    /// Copy files/folders between a container and the local filesystem
-    Cp(commands::changes::CpArgs),
-    /// Show the history of an image
-    History(commands::changes::HistoryArgs),
-    /// Manage volumes
-    #[command(subcommand)]
-    Volume(commands::volume::VolumeCommand),
-}
-
-#[derive(Subcommand)]
-enum ContainerCommand {
-    /// Create and run a new container from an image
-    Run(containers::RunArgs),
-    /// Create a new container
-    Create(containers::CreateArgs),
-    /// Start one or more stopped containers
-    Start(containers::StartArgs),
-    /// List containers
-    #[command(visible_alias = "list", alias = "ps")]
-    Ls(container_ps::PsArgs),
-    /// Stop one or more running containers
-    Stop(ops::StopArgs),
-    /// Kill one or more running containers
-    Kill(ops::KillArgs),
-    /// Restart one or more containers
-    Restart(ops::StopArgs),
-    /// Remove one or more containers
-    Rm(ops::RmArgs),
-    /// Block until one or more containers stop, then print their exit codes
-    Wait(ops::WaitArgs),
-    /// Fetch the logs of a container
-    Logs(ops::LogsArgs),
-    /// Execute a command in a running container
-    Exec(ops::ExecArgs),
-    /// Display the running processes of a container
-    Top(ops::TopArgs),
-    /// Pause all processes within one or more containers
-    Pause(ops::PauseArgs),
-    /// Unpause all processes within one or more containers
-    Unpause(ops::PauseArgs),
-    /// Rename a container
-    Rename(ops::RenameArgs),
-    /// Display detailed information on one or more containers
-    Inspect(ops::InspectArgs),
-    /// Remove all stopped containers
-    Prune(ops::PruneArgs),
-    /// Display a live stream of container(s) resource usage statistics
-    Stats(commands::stats::StatsArgs),
-}
-
-#[derive(Subcommand)]
-enum ImageCommand {
-    /// List images
-    #[command(visible_alias = "list")]
-    Ls(images::ListArgs),
-    /// Display detailed information on one or more images
-    Inspect(images::InspectArgs),
-    /// Remove unused images
-    Prune(images::PruneArgs),
-    /// Remove one or more images
-    Rm(images::RmiArgs),
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
-    /// Import the contents from a tarball to create a filesystem image
-    Import(archive::ImportArgs),
-    /// Load an image from a tar archive or STDIN
-    Load(archive::LoadArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(archive::SaveArgs),
-}
+use crate::parse::{Command, ContainerCommand, ImageCommand};
 
 /// Global options every command sees.
 pub struct Globals {
@@ -189,7 +28,7 @@ pub struct Globals {
 const EXIT_ENGINE: u8 = 125;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse::parse_from(std::env::args_os().collect()) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
