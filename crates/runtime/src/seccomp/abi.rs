@@ -8,10 +8,9 @@
 //! kernel gives x32-specific entries 512-547 (`arch/x86/entry/syscalls/
 //! syscall_64.tbl`, ABI "x32").
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use oci_spec::runtime::Arch;
+
+use super::names;
 
 /// Set in `seccomp_data.nr` by x32 processes, whose `arch` is x86_64's.
 pub(crate) const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -82,7 +81,7 @@ impl Abi {
     }
 
     /// The number `seccomp_data.nr` carries for `name`, if this ABI has it.
-    /// A linear match over the table; [`Abi::table`] is faster for many.
+    /// A linear match over the table, independent of [`Abi::number`].
     #[cfg(test)]
     pub(crate) fn resolve(self, name: &str) -> Option<u32> {
         macro_rules! id {
@@ -101,75 +100,15 @@ impl Abi {
         }
     }
 
-    /// This ABI's name → number table, for resolving a whole profile. Built
-    /// per call, not cached in a static: a compile may run in a child forked
-    /// while another thread held a lazy static's initialisation, and would
-    /// then wait forever.
-    pub(crate) fn table(self) -> Names {
-        // `Sysno::iter()` stops before the table's last entry (syscalls
-        // 0.8.1 ends its walk at `id < last`), so the last one is added.
-        macro_rules! table {
-            ($sysno:ty) => {{
-                // Sized once: rehashing while growing cost as much as the
-                // inserts.
-                let mut map = HashMap::with_capacity_and_hasher(
-                    <$sysno>::count(),
-                    BuildHasherDefault::<Fnv>::default(),
-                );
-                map.extend(
-                    <$sysno>::iter()
-                        .chain(std::iter::once(<$sysno>::last()))
-                        .map(|s| (s.name(), s.id() as u32)),
-                );
-                map
-            }};
-        }
-        let map = match self {
-            Abi::X86_64 | Abi::X32 => table!(syscalls::x86_64::Sysno),
-            Abi::I386 => table!(syscalls::x86::Sysno),
-            Abi::Aarch64 => table!(syscalls::aarch64::Sysno),
-            Abi::Arm => table!(syscalls::arm::Sysno),
-        };
-        Names { abi: self, map }
-    }
-}
-
-/// One ABI's syscall numbers by name.
-pub(crate) struct Names {
-    abi: Abi,
-    map: HashMap<&'static str, u32, BuildHasherDefault<Fnv>>,
-}
-
-/// FNV-1a. The keys are the fixed syscall names of a crate's table, so
-/// SipHash's resistance to chosen keys buys nothing here, and building
-/// three tables with it was a fifth of compiling Docker's profile.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-}
-
-impl Names {
-    /// As [`Abi::resolve`].
-    pub(crate) fn resolve(&self, name: &str) -> Option<u32> {
-        let nr = self.map.get(name).copied();
-        match self.abi {
-            Abi::X32 => nr.map(x32),
-            _ => nr,
+    /// The number `seccomp_data.nr` carries for `name`, if this ABI has
+    /// it, through the static indexes of `names`.
+    pub(crate) fn number(self, name: &str) -> Option<u32> {
+        match self {
+            Abi::X86_64 => names::x86_64(name),
+            Abi::X32 => names::x86_64(name).map(x32),
+            Abi::I386 => names::i386(name),
+            Abi::Aarch64 => names::aarch64(name),
+            Abi::Arm => names::arm(name),
         }
     }
 }
@@ -281,7 +220,6 @@ mod tests {
 
     #[test]
     fn x32_specific_numbers_pair_with_their_x86_64_namesakes() {
-        let names = Abi::X86_64.table();
         for nr in 0..600 {
             // Every x86_64 number maps to the x32 number of the same name.
             let Some(name) = syscalls::x86_64::Sysno::new(nr as usize) else {
@@ -289,7 +227,8 @@ mod tests {
             };
             let expected = x32_by_name(name.name()).unwrap_or(nr | X32_SYSCALL_BIT);
             assert_eq!(x32(nr), expected, "{name}");
-            assert_eq!(names.resolve(name.name()), Some(nr), "{name}");
+            assert_eq!(Abi::X86_64.number(name.name()), Some(nr), "{name}");
+            assert_eq!(Abi::X32.number(name.name()), Some(expected), "{name}");
         }
         for (x32_nr, native) in X32_SPECIFIC {
             assert_eq!(x32(native), x32_nr | X32_SYSCALL_BIT);
@@ -305,16 +244,13 @@ mod tests {
         assert_eq!(Abi::X32.resolve("getcwd"), Some(79 | X32_SYSCALL_BIT));
         assert_eq!(Abi::X32.resolve("execve"), Some(520 | X32_SYSCALL_BIT));
         // The first and the last entries of a table.
-        assert_eq!(Abi::X86_64.table().resolve("read"), Some(0));
-        assert_eq!(Abi::X86_64.table().resolve("file_setattr"), Some(469));
-        assert_eq!(Abi::Aarch64.table().resolve("io_setup"), Some(0));
-        assert_eq!(Abi::Aarch64.table().resolve("file_setattr"), Some(469));
-        assert_eq!(
-            Abi::X32.table().resolve("execve"),
-            Some(520 | X32_SYSCALL_BIT)
-        );
-        assert_eq!(Abi::X32.table().resolve("read"), Some(X32_SYSCALL_BIT));
-        assert_eq!(Abi::X32.table().resolve("no_such_syscall"), None);
+        assert_eq!(Abi::X86_64.number("read"), Some(0));
+        assert_eq!(Abi::X86_64.number("file_setattr"), Some(469));
+        assert_eq!(Abi::Aarch64.number("io_setup"), Some(0));
+        assert_eq!(Abi::Aarch64.number("file_setattr"), Some(469));
+        assert_eq!(Abi::X32.number("execve"), Some(520 | X32_SYSCALL_BIT));
+        assert_eq!(Abi::X32.number("read"), Some(X32_SYSCALL_BIT));
+        assert_eq!(Abi::X32.number("no_such_syscall"), None);
         // A name only newer kernels or other architectures have.
         assert_eq!(Abi::X86_64.resolve("no_such_syscall"), None);
         assert_eq!(Abi::X86_64.resolve("_llseek"), None);

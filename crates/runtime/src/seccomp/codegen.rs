@@ -96,14 +96,7 @@ impl<'p> Numbers<'p> {
     /// The numbers of `profile.names` on `abi`, in the same order.
     fn of(&mut self, abi: Abi) -> Vec<Option<u32>> {
         let profile = self.profile;
-        let resolve = |abi: Abi| {
-            let table = abi.table();
-            profile
-                .names
-                .iter()
-                .map(|(n, _)| table.resolve(n))
-                .collect()
-        };
+        let resolve = |abi: Abi| profile.names.iter().map(|(n, _)| abi.number(n)).collect();
         match abi {
             Abi::X86_64 | Abi::X32 => {
                 let native = self.x86_64.get_or_insert_with(|| resolve(Abi::X86_64));

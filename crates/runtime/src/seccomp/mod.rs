@@ -30,9 +30,11 @@
 mod abi;
 mod bpf;
 mod codegen;
+mod conds;
 mod error;
 pub mod features;
 mod load;
+mod names;
 mod rules;
 mod search;
 mod spans;

@@ -90,6 +90,20 @@ fn random_profile(rng: &mut Rng, native: Abi, pool: &[&str]) -> Value {
     ];
     let mut syscalls = Vec::new();
     for _ in 0..rng.below(60) {
+        if rng.below(6) == 0 {
+            // Consecutive rules allowing one value each of one argument
+            // (Docker's personality personas): a set test.
+            let names: Vec<&str> = (0..1 + rng.below(3)).map(|_| *rng.pick(pool)).collect();
+            let action = rng.pick(&actions).clone();
+            let index = rng.below(6);
+            for _ in 0..1 + rng.below(6) {
+                let mut rule = action.clone();
+                rule["names"] = json!(names);
+                rule["args"] = json!([{"index": index, "value": value(rng), "op": "SCMP_CMP_EQ"}]);
+                syscalls.push(rule);
+            }
+            continue;
+        }
         let mut rule = rng.pick(&actions).clone();
         let names: Vec<&str> = match rng.below(3) {
             // A run of neighbouring numbers with holes: spans that merge
@@ -113,7 +127,7 @@ fn random_profile(rng: &mut Rng, native: Abi, pool: &[&str]) -> Value {
             .map(|_| {
                 if common {
                     json!({"index": rng.below(2), "value": rng.below(3),
-                           "op": rng.pick(&ops[..2])})
+                           "op": rng.pick(&["SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_LT"])})
                 } else {
                     json!({"index": rng.below(6), "value": value(rng),
                            "valueTwo": value(rng), "op": rng.pick(&ops)})

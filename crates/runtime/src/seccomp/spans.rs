@@ -40,15 +40,16 @@ pub(super) struct Span<'a> {
 /// Cuts `abi`'s number space into spans, in order. `numbers` are those of
 /// `profile.names` on `abi`.
 pub(super) fn spans<'a>(profile: &'a Profile, abi: Abi, numbers: &[Option<u32>]) -> Vec<Span<'a>> {
-    // Sorted by number; the sort is stable, so each number's rules stay in
-    // profile order.
-    let mut named: Vec<(u32, &Rule)> = profile
+    // (number, rule) packed in one integer and sorted: by number, then by
+    // rule, which is profile order.
+    let mut named: Vec<u64> = profile
         .names
         .iter()
         .zip(numbers)
-        .filter_map(|((_, rule), nr)| Some(((*nr)?, &profile.rules[(*rule)?])))
+        .filter_map(|((_, rule), nr)| Some(u64::from((*nr)?) << 32 | (*rule)? as u64))
         .collect();
-    named.sort_by_key(|(nr, _)| *nr);
+    named.sort_unstable();
+    let number = |key: u64| (key >> 32) as u32;
 
     let default = profile.default_action;
     let mut out = Runs(vec![Span {
@@ -57,14 +58,18 @@ pub(super) fn spans<'a>(profile: &'a Profile, abi: Abi, numbers: &[Option<u32>])
         exceptions: Vec::new(),
     }]);
     let mut rest = named.as_slice();
-    while let [(nr, _), ..] = rest {
-        let nr = *nr;
-        let count = rest.iter().take_while(|(n, _)| *n == nr).count();
+    while let [first, ..] = rest {
+        let nr = number(*first);
+        let count = rest.iter().take_while(|k| number(**k) == nr).count();
         let (same, tail) = rest.split_at(count);
         rest = tail;
-        out.push(nr, verdict(same.iter().map(|(_, rule)| *rule), default));
+        let rules = same.iter().map(|k| &profile.rules[*k as u32 as usize]);
+        out.push(nr, verdict(rules, default));
+        // The default resumes after `nr`, unless the next number is named.
         if let Some(next) = nr.checked_add(1) {
-            out.push(next, Verdict::Ret(default));
+            if rest.first().map(|k| number(*k)) != Some(next) {
+                out.push(next, Verdict::Ret(default));
+            }
         }
     }
     if profile.wants_enosys_stub() {

@@ -69,15 +69,15 @@ mod docker {
     /// The kernel converts, JITs and emulates (for its action cache) every
     /// instruction at each container start: a longer program is a slower
     /// start. Per-syscall code took 1634 and 1870 instructions; spans with
-    /// exceptions take 295 and 318.
+    /// exceptions, set tests and shared returns take 245 and 268.
     #[test]
     fn default_profiles_compile_to_short_programs() {
         let prog = compile_for_x86_64(&fixture("docker-default-amd64.json")).unwrap();
         eprintln!("docker default profile: {} instructions", prog.len());
-        assert!(prog.len() <= 310, "{} instructions", prog.len());
+        assert!(prog.len() <= 260, "{} instructions", prog.len());
         let prog = compile_for_x86_64(&fixture("podman-default-amd64.json")).unwrap();
         eprintln!("podman default profile: {} instructions", prog.len());
-        assert!(prog.len() <= 335, "{} instructions", prog.len());
+        assert!(prog.len() <= 285, "{} instructions", prog.len());
     }
 
     #[test]
@@ -396,7 +396,12 @@ fn large_profiles_need_long_jumps_and_still_decide_right() {
         "syscalls": syscalls
     })))
     .unwrap();
-    assert!(prog.len() > 2000, "{}", prog.len());
+    let trampolines = prog
+        .instructions()
+        .iter()
+        .filter(|i| i.code == super::bpf::BPF_JMP | super::bpf::BPF_JA)
+        .count();
+    assert!(trampolines > 0, "{} instructions", prog.len());
     for (i, name) in names.into_iter().enumerate() {
         let i = i as u64;
         assert_eq!(verdict(&prog, name, &[i]), RET_ALLOW, "{name}");
