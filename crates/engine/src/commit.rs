@@ -259,7 +259,7 @@ impl Engine {
         // A container paused by the user stays paused; only a running one
         // is frozen for the read, as Docker does.
         if pause && c.state.status == Status::Running {
-            let m = crate::lifecycle::start::cgroup(&c.id)?;
+            let m = self.cgroup(&c.id)?;
             m.freeze().map_err(|source| CommitError::Freeze {
                 id: c.id.clone(),
                 op: "pause",

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use cgroups::{Layout, OwnCgroup};
 use storage::Store;
 
 use crate::container::{Container, Containers};
@@ -20,6 +21,9 @@ pub struct Engine {
     runroot: PathBuf,
     /// Resolved on first use: only `run -d` and `start` need it.
     monitor_exe: OnceLock<PathBuf>,
+    /// The host's cgroup layout and this process's cgroups, read on first
+    /// use (see `Engine::cgroup`).
+    pub(crate) cgroup_layout: OnceLock<(Layout, Vec<OwnCgroup>)>,
 }
 
 impl Engine {
@@ -47,6 +51,7 @@ impl Engine {
             store,
             runroot: runroot.to_path_buf(),
             monitor_exe: OnceLock::new(),
+            cgroup_layout: OnceLock::new(),
         })
     }
 

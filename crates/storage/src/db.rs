@@ -84,21 +84,23 @@ impl Db {
             path: path.to_path_buf(),
             source,
         };
+        // WAL mode is persistent (it is recorded in the file's header), so
+        // only a file not yet in WAL pays for the switch, a query that
+        // takes a lock; every later process skips it.
+        let in_wal = is_wal_file(path);
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // While another process switches a fresh file to WAL, SQLite answers
         // SQLITE_BUSY at once instead of calling the busy handler: retry.
         let start = Instant::now();
-        loop {
-            match configure(&conn) {
+        let versions_at_open = loop {
+            match configure(&conn, in_wal) {
                 Err(e) if is_busy(&e) && start.elapsed() < BUSY_TIMEOUT => {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 other => break other.map_err(open_err)?,
             }
-        }
-        // Best effort: without it each component checks on its own.
-        let versions_at_open = all_versions(&conn).unwrap_or_default();
+        };
         Ok(Db {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -193,19 +195,49 @@ impl Db {
     }
 }
 
-/// The per-connection settings and the schema table, idempotent.
-fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
-    // WAL lets readers run while one process writes; NORMAL sync is
-    // durable across process crashes (the WAL is fsynced at checkpoint).
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS berth_schema (
-            component TEXT PRIMARY KEY,
-            version INTEGER NOT NULL
-        )",
-    )
+/// The per-connection settings and the schema table, idempotent; returns
+/// every component's version. `in_wal`: the file is already in WAL mode.
+fn configure(conn: &Connection, in_wal: bool) -> Result<Vec<(String, usize)>, rusqlite::Error> {
+    if !in_wal {
+        // WAL lets readers run while one process writes.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // NORMAL sync is durable across process crashes (the WAL is fsynced
+    // at checkpoint). Both settings are per connection: set each time,
+    // in one batch (neither touches the file).
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    // The schema table exists in every database but a new one: read it
+    // first, and create it only when the read says it is missing.
+    match all_versions(conn) {
+        Err(e) if no_such_table(&e) => {
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS berth_schema (
+                    component TEXT PRIMARY KEY,
+                    version INTEGER NOT NULL
+                )",
+            )?;
+            all_versions(conn)
+        }
+        other => other,
+    }
+}
+
+/// Whether the SQLite file at `path` is in WAL mode: its header's read
+/// and write format versions (bytes 18 and 19) are 2 (sqlite.org
+/// fileformat2 §1.3.4). A missing, short or unreadable file is not.
+fn is_wal_file(path: &Path) -> bool {
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .is_ok()
+        && header.starts_with(b"SQLite format 3\0")
+        && header[18] == 2
+        && header[19] == 2
+}
+
+/// The error of a query on a table that does not exist.
+fn no_such_table(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.starts_with("no such table"))
 }
 
 /// Every component's version, in one query.
@@ -279,6 +311,54 @@ mod tests {
             )
             .unwrap();
         assert_eq!(d, 0);
+    }
+
+    #[test]
+    fn a_new_file_is_switched_to_wal_once_and_reopened_without_the_switch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        assert!(!is_wal_file(&path), "missing file");
+        std::fs::write(&path, b"").unwrap();
+        assert!(!is_wal_file(&path), "empty file");
+        std::fs::remove_file(&path).unwrap();
+        let db = Db::open(&path).unwrap();
+        assert!(db.versions_at_open.is_empty());
+        db.migrate("x", &["CREATE TABLE a (v INTEGER)"]).unwrap();
+        drop(db);
+        assert!(is_wal_file(&path), "the header records WAL mode");
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.versions_at_open, vec![("x".to_string(), 1)]);
+        let conn = db.conn();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        // The per-connection settings are applied on every open.
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn a_database_left_in_rollback_mode_is_switched_to_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        // As a process killed between creating the file and the switch
+        // would leave it: a valid database, not in WAL mode.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE a (v INTEGER)")
+            .unwrap();
+        assert!(!is_wal_file(&path));
+        let db = Db::open(&path).unwrap();
+        assert!(db.versions_at_open.is_empty(), "schema table created");
+        drop(db);
+        assert!(is_wal_file(&path));
     }
 
     #[test]

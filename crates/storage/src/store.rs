@@ -79,9 +79,17 @@ impl Store {
             let path = path.to_path_buf();
             move |source| StoreError::Open { path, source }
         };
+        // Once the root exists, each directory costs one mkdir (EEXIST
+        // after the first open); only a new root takes the slow path.
         for d in ["blobs/sha256", "layers", "containers", "volumes", "tmp"] {
             let p = root.join(d);
-            fs::create_dir_all(&p).map_err(open_err(&p))?;
+            match fs::create_dir(&p) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir_all(&p).map_err(open_err(&p))?
+                }
+                other => other.map_err(open_err(&p))?,
+            }
         }
         let tmp = root.join("tmp");
         staging::clean(&tmp).map_err(open_err(&tmp))?;

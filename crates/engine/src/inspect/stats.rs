@@ -58,7 +58,7 @@ impl StatsSample {
 impl Engine {
     /// A sample of running container `c`.
     pub fn stats_sample(&self, c: &Container) -> Result<StatsSample, EngineError> {
-        let manager = crate::lifecycle::start::cgroup(&c.id)?;
+        let manager = self.cgroup(&c.id)?;
         let stats = manager.stats().map_err(|source| EngineError::Cgroup {
             id: c.id.clone(),
             source,

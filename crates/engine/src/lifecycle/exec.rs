@@ -74,7 +74,7 @@ impl Engine {
             // The pty has our size before the process runs (no 0x0 race).
             process.set_console_size(super::tty::console_size());
         }
-        let manager = super::start::cgroup(&c.id)?;
+        let manager = self.cgroup(&c.id)?;
         let procs: Vec<_> = manager
             .dirs()
             .into_iter()

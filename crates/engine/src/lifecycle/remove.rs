@@ -169,7 +169,7 @@ impl Engine {
             }
             _ => return Err(EngineError::NotRunning(c.id)),
         }
-        let m = crate::lifecycle::start::cgroup(&c.id)?;
+        let m = self.cgroup(&c.id)?;
         m.freeze().map_err(|source| EngineError::Cgroup {
             id: c.id.clone(),
             source,
@@ -190,7 +190,7 @@ impl Engine {
                 state: "not paused".into(),
             });
         }
-        let m = crate::lifecycle::start::cgroup(&c.id)?;
+        let m = self.cgroup(&c.id)?;
         m.thaw().map_err(|source| EngineError::Cgroup {
             id: c.id.clone(),
             source,
@@ -210,7 +210,7 @@ impl Engine {
         if !c.state.status.is_active() {
             return Err(EngineError::NotRunning(c.id));
         }
-        let m = crate::lifecycle::start::cgroup(&c.id)?;
+        let m = self.cgroup(&c.id)?;
         let pids = m.pids().map_err(|source| EngineError::Cgroup {
             id: c.id.clone(),
             source,

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use cgroups::Manager;
+use cgroups::{own_cgroups, CgroupsPath, Layout, Manager};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxResources, Spec};
@@ -31,12 +31,27 @@ pub(crate) fn cgroup_path(id: &str) -> String {
     format!("/berth/{id}")
 }
 
-/// The container's cgroup (nothing is created by building it).
-pub(crate) fn cgroup(id: &str) -> Result<Manager, EngineError> {
-    Manager::new(Some(&cgroup_path(id)), id).map_err(|source| EngineError::Cgroup {
-        id: id.to_string(),
-        source,
-    })
+impl Engine {
+    /// The container's cgroup (nothing is created by building it). The
+    /// host's cgroup layout and this process's own cgroups are read once
+    /// per engine (two `/proc` files to parse): `run` needs the cgroup to
+    /// spawn and again to remove it.
+    pub(crate) fn cgroup(&self, id: &str) -> Result<Manager, EngineError> {
+        let err = |source| EngineError::Cgroup {
+            id: id.to_string(),
+            source,
+        };
+        let path = CgroupsPath::parse(Some(&cgroup_path(id)), id).map_err(err)?;
+        if self.cgroup_layout.get().is_none() {
+            let detected = (Layout::detect().map_err(err)?, own_cgroups().map_err(err)?);
+            let _ = self.cgroup_layout.set(detected);
+        }
+        let (layout, own) = self
+            .cgroup_layout
+            .get()
+            .expect("cgroup layout set just above");
+        Ok(Manager::with_layout(layout, own, &path))
+    }
 }
 
 /// A file of the merged rootfs, read from the layer directories top-down
@@ -79,11 +94,6 @@ impl InitHooks for CgroupHooks<'_> {
         }
         Ok(())
     }
-
-    /// Docker runs no OCI hooks: the init need not stop before pivot_root.
-    fn wants_before_pivot(&self) -> bool {
-        false
-    }
 }
 
 impl Engine {
@@ -117,7 +127,9 @@ impl Engine {
         let spec = crate::volume::add_to_spec(self.store(), &c.id, spec)?;
         let bundle = self.container_dir(&c.id);
         let config_path = bundle.join("config.json");
-        let json = serde_json::to_vec_pretty(&spec).unwrap_or_default();
+        // Compact: every reader (runc-compatible runtimes, `exec`, `commit`)
+        // parses it; pretty printing only made it larger to format and write.
+        let json = serde_json::to_vec(&spec).unwrap_or_default();
         fs::write(&config_path, json).map_err(EngineError::io(&c.id, "write", &config_path))?;
         Ok(Launch {
             spec,
@@ -141,7 +153,7 @@ impl Engine {
         stdio: Stdio<'_>,
         console_socket: Option<&Path>,
     ) -> Result<InitProcess, EngineError> {
-        let manager = cgroup(&c.id)?;
+        let manager = self.cgroup(&c.id)?;
         let resources = launch
             .spec
             .linux()
@@ -241,7 +253,7 @@ impl Engine {
 
     /// Kills what is left in the container's cgroup and removes it.
     pub(crate) fn remove_cgroup(&self, id: &str) {
-        if let Ok(m) = cgroup(id) {
+        if let Ok(m) = self.cgroup(id) {
             if m.exists() {
                 let _ = m.thaw();
                 let _ = m.kill_all(Signal::SIGKILL);

@@ -30,7 +30,7 @@ impl Engine {
         })?;
         if c.state.status == Status::Paused && sig == Signal::SIGKILL {
             // A frozen task cannot die until thawed.
-            let _ = crate::lifecycle::start::cgroup(&c.id).map(|m| m.thaw());
+            let _ = self.cgroup(&c.id).map(|m| m.thaw());
         }
         kill(Pid::from_raw(c.state.pid), sig).map_err(|source| EngineError::Sys {
             id: c.id.clone(),
@@ -98,7 +98,7 @@ impl Engine {
             .or(c.config.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
         if c.state.status == Status::Paused {
-            let _ = crate::lifecycle::start::cgroup(&c.id).map(|m| m.thaw());
+            let _ = self.cgroup(&c.id).map(|m| m.thaw());
         }
         let pid = Pid::from_raw(c.state.pid);
         if timeout != 0 {
@@ -118,11 +118,11 @@ impl Engine {
     /// SIGKILLs the init (and all of its cgroup) and waits for the end to
     /// be recorded.
     pub(crate) fn force_kill(&self, c: &Container) -> Result<Container, EngineError> {
-        if let Ok(m) = crate::lifecycle::start::cgroup(&c.id) {
+        if let Ok(m) = self.cgroup(&c.id) {
             let _ = m.thaw();
         }
         let _ = kill(Pid::from_raw(c.state.pid), Signal::SIGKILL);
-        if let Ok(m) = crate::lifecycle::start::cgroup(&c.id) {
+        if let Ok(m) = self.cgroup(&c.id) {
             let _ = m.kill_all(Signal::SIGKILL);
         }
         self.wait_stopped(c, Some(Duration::from_secs(10)))
