@@ -40,17 +40,7 @@ pub(super) struct Span<'a> {
 /// Cuts `abi`'s number space into spans, in order. `numbers` are those of
 /// `profile.names` on `abi`.
 pub(super) fn spans<'a>(profile: &'a Profile, abi: Abi, numbers: &[Option<u32>]) -> Vec<Span<'a>> {
-    // (number, rule) packed in one integer and sorted: by number, then by
-    // rule, which is profile order.
-    let mut named: Vec<u64> = profile
-        .names
-        .iter()
-        .zip(numbers)
-        .filter_map(|((_, rule), nr)| Some(u64::from((*nr)?) << 32 | (*rule)? as u64))
-        .collect();
-    named.sort_unstable();
-    let number = |key: u64| (key >> 32) as u32;
-
+    let named = by_number(profile, numbers);
     let default = profile.default_action;
     let mut out = Runs(vec![Span {
         start: 0,
@@ -58,16 +48,16 @@ pub(super) fn spans<'a>(profile: &'a Profile, abi: Abi, numbers: &[Option<u32>])
         exceptions: Vec::new(),
     }]);
     let mut rest = named.as_slice();
-    while let [first, ..] = rest {
-        let nr = number(*first);
-        let count = rest.iter().take_while(|k| number(**k) == nr).count();
+    while let [(nr, _), ..] = rest {
+        let nr = *nr;
+        let count = rest.iter().take_while(|(n, _)| *n == nr).count();
         let (same, tail) = rest.split_at(count);
         rest = tail;
-        let rules = same.iter().map(|k| &profile.rules[*k as u32 as usize]);
+        let rules = same.iter().map(|(_, rule)| &profile.rules[*rule as usize]);
         out.push(nr, verdict(rules, default));
         // The default resumes after `nr`, unless the next number is named.
         if let Some(next) = nr.checked_add(1) {
-            if rest.first().map(|k| number(*k)) != Some(next) {
+            if rest.first().map(|(n, _)| *n) != Some(next) {
                 out.push(next, Verdict::Ret(default));
             }
         }
@@ -88,6 +78,49 @@ pub(super) fn spans<'a>(profile: &'a Profile, abi: Abi, numbers: &[Option<u32>])
         spans[0].start = 0;
     }
     with_exceptions(spans)
+}
+
+/// `(number, rule index)` of every name with a kept rule, by number, and
+/// in profile order for one number.
+///
+/// A counting sort: numbers are indexes of the kernel's syscall tables, so
+/// they span a few hundred values (past the x32 bit on x32), and two passes
+/// over the names cost less than a comparison sort's cold branches.
+fn by_number(profile: &Profile, numbers: &[Option<u32>]) -> Vec<(u32, u32)> {
+    let named = || {
+        profile
+            .names
+            .iter()
+            .zip(numbers)
+            .filter_map(|((_, rule), nr)| Some(((*nr)?, (*rule)? as u32)))
+    };
+    let Some((low, high)) = named().fold(None, |range, (nr, _)| match range {
+        None => Some((nr, nr)),
+        Some((low, high)) => Some((nr.min(low), nr.max(high))),
+    }) else {
+        return Vec::new();
+    };
+    let range = (high - low) as usize + 1;
+    if range > 4096 {
+        let mut all: Vec<(u32, u32)> = named().collect();
+        all.sort_by_key(|(nr, _)| *nr);
+        return all;
+    }
+    // Where each number's entries start, then filled in profile order.
+    let mut next = vec![0u32; range + 1];
+    for (nr, _) in named() {
+        next[(nr - low) as usize + 1] += 1;
+    }
+    for i in 1..next.len() {
+        next[i] += next[i - 1];
+    }
+    let mut out = vec![(0, 0); next[range] as usize];
+    for entry in named() {
+        let slot = &mut next[(entry.0 - low) as usize];
+        out[*slot as usize] = entry;
+        *slot += 1;
+    }
+    out
 }
 
 /// Spans under construction: pushing merges a span into the previous one
