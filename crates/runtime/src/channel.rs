@@ -5,7 +5,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::errno::Errno;
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ChildErrorKind;
@@ -37,6 +38,9 @@ pub(crate) enum Msg {
     },
 }
 
+/// The largest message a receiver takes (a packet is never split).
+const MAX_MSG: usize = 64 * 1024;
+
 /// One end of the channel.
 pub(crate) struct Channel(OwnedFd);
 
@@ -67,18 +71,33 @@ impl Channel {
     /// Receives one message; `None` when the other end closed (for the
     /// parent: the child exec'd or died).
     pub(crate) fn recv(&self) -> io::Result<Option<Msg>> {
-        let mut buf = vec![0u8; 64 * 1024];
+        // Room for any message, left uninitialised: zeroing it would
+        // touch (and, in the freshly cloned child, copy) 16 pages for a
+        // message that is a few bytes long.
+        let mut buf: Vec<u8> = Vec::with_capacity(MAX_MSG);
         let n = loop {
-            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
-                Err(nix::errno::Errno::EINTR) => continue,
+            // SAFETY: the pointer and length describe `buf`'s allocated
+            // capacity, which the kernel only writes into.
+            let r = unsafe {
+                libc::recv(
+                    self.0.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.capacity(),
+                    0,
+                )
+            };
+            match Errno::result(r) {
+                Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
-                Ok(n) => break n,
+                Ok(n) => break n as usize,
             }
         };
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
+        // SAFETY: the kernel wrote the first `n` bytes.
+        unsafe { buf.set_len(n) };
+        serde_json::from_slice(&buf)
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
@@ -111,5 +130,18 @@ mod tests {
         assert_eq!(a.recv().unwrap(), Some(Msg::Pid(42)));
         drop(b);
         assert_eq!(a.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn a_long_message_arrives_whole() {
+        let (a, b) = pair().unwrap();
+        let err = Msg::Error {
+            kind: ChildErrorKind::Other,
+            message: "x/".repeat(20_000),
+        };
+        b.send(&err).unwrap();
+        b.send(&Msg::Placed).unwrap();
+        assert_eq!(a.recv().unwrap(), Some(err));
+        assert_eq!(a.recv().unwrap(), Some(Msg::Placed));
     }
 }

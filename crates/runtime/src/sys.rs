@@ -269,6 +269,15 @@ pub(crate) fn mount_setattr_recursive(fd: BorrowedFd, set: u64, clr: u64) -> io:
     Ok(())
 }
 
+/// Drops capability `cap` from the calling thread's bounding set
+/// (`PR_CAPBSET_DROP`; nix has no wrapper).
+pub(crate) fn capbset_drop(cap: u8) -> nix::Result<()> {
+    // SAFETY: PR_CAPBSET_DROP takes the capability number by value and
+    // touches no memory of ours.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
+    nix::errno::Errno::result(r).map(drop)
+}
+
 /// `dup2(2)` onto a fixed fd number (0–2), which nix's owned-fd `dup2`
 /// cannot express.
 pub(crate) fn dup2_raw(old: RawFd, new: RawFd) -> io::Result<()> {

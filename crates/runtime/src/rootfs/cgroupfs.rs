@@ -33,16 +33,21 @@ pub(crate) fn mount_cgroup(root: BorrowedFd, dest: &Path, o: &MountOptions) -> i
     let flags = o.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let v2 = statfs("/sys/fs/cgroup")?.filesystem_type() == CGROUP2_SUPER_MAGIC;
     let own = fs::read_to_string("/proc/self/cgroup")?;
-    let info = mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo")?);
+    let read_info = || fs::read_to_string("/proc/self/mountinfo").map(|t| mountinfo::parse(&t));
     if v2 {
         let path = own_path(&own, "cgroup2", "").unwrap_or("/");
-        let host = info
-            .iter()
-            .rev() // the topmost mount on /sys/fs/cgroup
-            .find(|m| m.mount_point == "/sys/fs/cgroup")
-            .filter(|m| m.fs_type == "cgroup2");
-        if let Some(src) = host.and_then(|m| host_dir(m, path)) {
-            return bind_from_host(&src, first.as_fd(), flags);
+        // In a cgroup namespace (`path` is `/`) the fresh mount below is
+        // all there is to do: the host's mounts are only read for a bind.
+        if path != "/" {
+            let info = read_info()?;
+            let host = info
+                .iter()
+                .rev() // the topmost mount on /sys/fs/cgroup
+                .find(|m| m.mount_point == "/sys/fs/cgroup")
+                .filter(|m| m.fs_type == "cgroup2");
+            if let Some(src) = host.and_then(|m| host_dir(m, path)) {
+                return bind_from_host(&src, first.as_fd(), flags);
+            }
         }
         mount(
             Some("cgroup2"),
@@ -51,10 +56,14 @@ pub(crate) fn mount_cgroup(root: BorrowedFd, dest: &Path, o: &MountOptions) -> i
             flags,
             None::<&str>,
         )?;
+        if path == "/" {
+            return Ok(()); // the namespace's root is our own cgroup
+        }
         // Reopen: the first fd names the directory under the new mount.
         let top = open_in_root(root, dest, Create::Nothing)?;
         return show_only_own(&fd_path(&top), path);
     }
+    let info = read_info()?;
     let base = flags - MsFlags::MS_RDONLY;
     mount(Some("tmpfs"), target, Some("tmpfs"), base, Some("mode=755"))?;
     // Reopen: the first fd names the directory *under* the new tmpfs.

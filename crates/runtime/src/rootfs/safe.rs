@@ -61,6 +61,26 @@ fn open_depth(root: BorrowedFd, path: &Path, create: Create, depth: u32) -> io::
         Err(Errno::ENOENT) if create != Create::Nothing => {}
         other => return other.map_err(Into::into),
     }
+    // Usually only the last component is missing (`/dev/pts` in the
+    // rootfs's `/dev`): make it in its parent straight away, without
+    // looking up every prefix as the walk below does.
+    if let (Some(Component::Normal(name)), Some(parent)) =
+        (rel.components().next_back(), rel.parent())
+    {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        match openat2(root, parent, how(OFlag::O_DIRECTORY | OFlag::O_RDONLY)) {
+            Ok(dir) => {
+                make(root, dir.as_fd(), parent, name.as_ref(), create, depth)?;
+                return Ok(openat2(root, target, how(OFlag::O_PATH))?);
+            }
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     // Walk down, creating each missing component in the (already safely
     // resolved) parent directory fd.
     let comps: Vec<Component> = rel.components().collect();
@@ -82,40 +102,55 @@ fn open_depth(root: BorrowedFd, path: &Path, create: Create, depth: u32) -> io::
             return Err(io::Error::from(Errno::ENOENT));
         };
         let dir = openat2(root, &parent, how(OFlag::O_DIRECTORY | OFlag::O_RDONLY))?;
-        let made = if last && create == Create::File {
-            // O_NOFOLLOW|O_EXCL: never create through a (dangling) symlink.
-            nix::fcntl::openat(
-                dir.as_fd(),
-                *name,
-                OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_WRONLY
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            )
-            .map(drop)
-        } else {
-            mkdirat(dir.as_fd(), *name, Mode::from_bits_truncate(0o755))
-        };
-        match made {
-            Ok(()) => {}
-            Err(Errno::EEXIST) => {
-                // A dangling symlink: create its target, resolved in root.
-                let link = nix::fcntl::readlinkat(dir.as_fd(), *name)?;
-                let link = Path::new(&link);
-                let next = if link.is_absolute() {
-                    link.to_path_buf()
-                } else {
-                    parent.join(link)
-                };
-                let kind = if last { create } else { Create::Dir };
-                open_depth(root, &next, kind, depth + 1)?;
-            }
-            Err(e) => return Err(e.into()),
-        }
+        let kind = if last { create } else { Create::Dir };
+        make(root, dir.as_fd(), &parent, name.as_ref(), kind, depth)?;
     }
     Ok(openat2(root, target, how(OFlag::O_PATH))?)
+}
+
+/// Creates `name` (a directory, or an empty file for `Create::File`) in
+/// `dir`, which is `parent` inside `root`. If `name` is a dangling
+/// symlink, creates its target instead, resolved inside `root`.
+fn make(
+    root: BorrowedFd,
+    dir: BorrowedFd,
+    parent: &Path,
+    name: &Path,
+    kind: Create,
+    depth: u32,
+) -> io::Result<()> {
+    let made = if kind == Create::File {
+        // O_NOFOLLOW|O_EXCL: never create through a (dangling) symlink.
+        nix::fcntl::openat(
+            dir,
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map(drop)
+    } else {
+        mkdirat(dir, name, Mode::from_bits_truncate(0o755))
+    };
+    match made {
+        Ok(()) => Ok(()),
+        Err(Errno::EEXIST) => {
+            // A dangling symlink (or a racing creator: then the target
+            // exists and opening it below succeeds).
+            let link = match nix::fcntl::readlinkat(dir, name) {
+                Ok(l) => l,
+                Err(Errno::EINVAL) => return Ok(()), // not a symlink
+                Err(e) => return Err(e.into()),
+            };
+            let link = Path::new(&link);
+            let next = if link.is_absolute() {
+                link.to_path_buf()
+            } else {
+                parent.join(link)
+            };
+            open_depth(root, &next, kind, depth + 1).map(drop)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `/proc/self/fd/N` of an fd, the path mount(2) is given so that it acts
@@ -150,6 +185,34 @@ mod tests {
         let real = fs::read_link(fd_path(&fd)).unwrap();
         assert_eq!(real, root.join("host/f").canonicalize().unwrap());
         assert!(!tmp.path().join("host").exists());
+    }
+
+    #[test]
+    fn creates_a_missing_last_component_or_a_missing_chain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        fs::create_dir(root.join("dev")).unwrap();
+        symlink("/made", root.join("dangling")).unwrap();
+        let rootfd = open(root, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        let open = |p: &str, c| open_in_root(rootfd.as_fd(), Path::new(p), c).unwrap();
+
+        open("/dev/pts", Create::Dir);
+        assert!(root.join("dev/pts").is_dir());
+        open("/dev/console", Create::File);
+        assert!(root.join("dev/console").is_file());
+        // A dangling symlink as the last component: its target is made,
+        // inside the root.
+        let fd = open("/dangling", Create::Dir);
+        assert_eq!(
+            fs::read_link(fd_path(&fd)).unwrap(),
+            root.join("made").canonicalize().unwrap()
+        );
+        assert!(root.join("made").is_dir());
+        open("/a/b/c", Create::File);
+        assert!(root.join("a/b/c").is_file());
+        // Existing targets are opened as they are.
+        open("/a/b/c", Create::File);
+        open("/dev", Create::Dir);
     }
 
     #[test]
