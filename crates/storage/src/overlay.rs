@@ -55,7 +55,11 @@ pub struct RootfsLayout {
     pub upper: PathBuf,
     /// overlay's work dir (same file system as `upper`).
     pub work: PathBuf,
-    /// Where the merged view is to be mounted.
+    /// Where the merged view is to be mounted: `<root>/merged`, one empty
+    /// directory shared by every container. The overlay is only ever
+    /// mounted inside a container's own mount namespace, so containers
+    /// never see each other's mounts there, and a per-container
+    /// directory would only cost a mkdir and an rmdir per container.
     pub rootfs: PathBuf,
 }
 
@@ -147,10 +151,11 @@ impl Store {
         self.containers_dir().join(container_id)
     }
 
-    /// Creates `containers/<id>/{init,upper,work,rootfs}` with the init
-    /// files, and returns the layout for the image's layers. The init
-    /// layer's `/etc` takes the owner and mode of the image's topmost
-    /// `/etc`, so it does not change what the container sees.
+    /// Creates `containers/<id>/{init,upper,work}` with the init files,
+    /// and returns the layout for the image's layers. The init layer's
+    /// `/etc` takes the owner and mode of the image's topmost `/etc`, so
+    /// it does not change what the container sees. The mount point is the
+    /// shared [`RootfsLayout::rootfs`], created on first use.
     pub fn prepare_container_rootfs(
         &self,
         image: &ImageId,
@@ -176,7 +181,11 @@ impl Store {
         // What this call creates goes again if it fails half-way; the
         // container dir itself stays (the engine keeps its files there).
         let mut undo = Undo(Vec::new());
-        for d in [&layout.upper, &layout.work, &layout.rootfs] {
+        match fs::DirBuilder::new().mode(0o755).create(&layout.rootfs) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            r => r.map_err(io_err("create", &layout.rootfs))?,
+        }
+        for d in [&layout.upper, &layout.work] {
             match fs::DirBuilder::new().mode(0o755).create(d) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     return Err(OverlayError::Exists(container_id.to_string()).into())
@@ -312,6 +321,8 @@ impl Store {
         Ok(())
     }
 
+    /// A container made before the shared mount point has its own empty
+    /// `rootfs/`, which is simply left unused (and goes with the tree).
     fn layout_for(&self, dir: &Path, image_layers_top_first: Vec<PathBuf>) -> RootfsLayout {
         let mut lower = vec![dir.join("init")];
         lower.extend(image_layers_top_first);
@@ -319,7 +330,7 @@ impl Store {
             lower,
             upper: dir.join("upper"),
             work: dir.join("work"),
-            rootfs: dir.join("rootfs"),
+            rootfs: self.root().join("merged"),
         }
     }
 }

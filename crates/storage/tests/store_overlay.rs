@@ -94,9 +94,13 @@ fn merged_view_has_init_files_layers_and_whiteouts() {
             ],
             upper: cdir.join("upper"),
             work: cdir.join("work"),
-            rootfs: cdir.join("rootfs"),
+            rootfs: ts.root().join("merged"),
         }
     );
+    // The mount point is shared: the container dir has no rootfs/ of its
+    // own (one directory fewer to make and to free per container).
+    assert!(!cdir.join("rootfs").exists());
+    assert!(layout.rootfs.is_dir());
     assert_eq!(
         fs::read_to_string(cdir.join("init/etc/hostname")).unwrap(),
         "box1\n"
@@ -191,7 +195,7 @@ fn a_failed_prepare_leaves_no_half_made_rootfs() {
     assert_eq!(
         left,
         ["engine-file", "init"],
-        "no upper/work/rootfs/.init-* left behind"
+        "no upper/work/.init-* left behind"
     );
     // So a retry after fixing the cause is not refused as "exists".
     fs::remove_dir_all(cdir.join("init")).unwrap();

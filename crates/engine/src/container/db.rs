@@ -9,7 +9,9 @@ use super::{Container, State};
 use crate::error::EngineError;
 
 /// The engine's migration steps, oldest first. Append; never edit.
-pub const MIGRATIONS: &[&str] = &["
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the table.
+    "
     CREATE TABLE containers (
         id          TEXT PRIMARY KEY,
         name        TEXT NOT NULL UNIQUE,
@@ -20,7 +22,13 @@ pub const MIGRATIONS: &[&str] = &["
         state       TEXT NOT NULL
     );
     CREATE INDEX containers_image ON containers(image_id);
-    "];
+    ",
+    // 2: no index on image_id. Only `rmi`'s in-use check reads by image,
+    // and a scan of the table serves it; the index was two more pages
+    // to write (and for every later process to re-read from the WAL) per
+    // container created and removed.
+    "DROP INDEX IF EXISTS containers_image;",
+];
 
 /// The container table.
 pub struct Containers<'a> {

@@ -15,8 +15,16 @@ const EXITS: &str = "exits";
 
 /// The `exits` table: `(id, code, at)` of containers removed by their
 /// foreground `run --rm`, `at` in Unix seconds. Append; never edit.
-const EXITS_MIGRATIONS: &[&str] =
-    &["CREATE TABLE exits (id TEXT PRIMARY KEY, code INTEGER NOT NULL, at INTEGER NOT NULL);"];
+const EXITS_MIGRATIONS: &[&str] = &[
+    "CREATE TABLE exits (id TEXT PRIMARY KEY, code INTEGER NOT NULL, at INTEGER NOT NULL);",
+    // 2: WITHOUT ROWID (rows keyed by id alone): one b-tree page to write
+    // per removal instead of the table's and its primary key index's.
+    "CREATE TABLE exits_by_id (id TEXT PRIMARY KEY, code INTEGER NOT NULL, at INTEGER NOT NULL)
+         WITHOUT ROWID;
+     INSERT INTO exits_by_id SELECT id, code, at FROM exits;
+     DROP TABLE exits;
+     ALTER TABLE exits_by_id RENAME TO exits;",
+];
 
 /// How long a kept exit code stays: a waiter polls every 20 ms, so this
 /// only needs to outlast a waiter descheduled for a long while.
@@ -225,6 +233,44 @@ mod tests {
     use crate::options::RunFlags;
     use crate::Engine;
     use storage::Reference;
+
+    /// Kept exit codes survive the step that rebuilds `exits` without a
+    /// rowid, and the engine's second step drops the image index.
+    #[test]
+    fn migrations_keep_exit_codes_and_drop_the_image_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = storage::Db::open(&dir.path().join("t.db")).unwrap();
+        db.migrate(super::EXITS, &super::EXITS_MIGRATIONS[..1])
+            .unwrap();
+        db.migrate("engine", &crate::container::MIGRATIONS[..1])
+            .unwrap();
+        db.conn()
+            .execute("INSERT INTO exits VALUES ('a', 3, 10)", [])
+            .unwrap();
+        db.migrate(super::EXITS, super::EXITS_MIGRATIONS).unwrap();
+        db.migrate("engine", crate::container::MIGRATIONS).unwrap();
+        let conn = db.conn();
+        let code: i32 = conn
+            .query_row("SELECT code FROM exits WHERE id = 'a'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(code, 3);
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'exits'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'containers_image'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+    }
 
     /// A `wait` in another engine (as another process) on a container
     /// whose foreground owner removes it prints the code the removal kept.

@@ -104,8 +104,9 @@ impl Engine {
             reason: format!("image id {:?}", c.image_id),
         })?;
         let layout = self.store().container_rootfs_layout(&image_id, &c.id)?;
+        // The init layer (lower[0]) holds only berth's own /etc files.
         let mut files_from: Vec<PathBuf> = vec![layout.upper.clone()];
-        files_from.extend(layout.lower.iter().cloned());
+        files_from.extend(layout.lower.iter().skip(1).cloned());
         let passwd = read_rootfs_file(&files_from, "etc/passwd");
         let group = read_rootfs_file(&files_from, "etc/group");
         let user = resolve_user(&c.config.user, passwd.as_deref(), group.as_deref())?;
