@@ -1,6 +1,6 @@
 //! The search over one ABI's spans: a balanced tree of `jge start` nodes
-//! whose both branches may go straight to a shared `ret` (or to the code of
-//! a verdict with conditions), then the conditions themselves.
+//! whose both branches may go straight to a shared `ret` or to the code of
+//! a verdict with conditions (`conds`).
 //!
 //! One jump per span boundary and one `jeq` per exception, no more. A
 //! subtree small enough for 8-bit jump offsets is a *chunk* with its own
