@@ -115,12 +115,25 @@ impl Abi {
 
 /// The x32 number of the syscall whose x86_64 number is `x86_64`.
 pub(crate) fn x32(x86_64: u32) -> u32 {
-    X32_SPECIFIC
-        .iter()
-        .find(|(_, native)| *native == x86_64)
-        .map_or(x86_64, |(nr, _)| *nr)
-        | X32_SYSCALL_BIT
+    let specific = X32_BY_NATIVE
+        .get(x86_64 as usize)
+        .filter(|nr| **nr != 0)
+        .map(|nr| u32::from(*nr));
+    specific.unwrap_or(x86_64) | X32_SYSCALL_BIT
 }
+
+/// [`X32_SPECIFIC`] indexed by x86_64 number (0: none), so that resolving a
+/// profile's few hundred names needs no search.
+const X32_BY_NATIVE: [u16; 512] = {
+    let mut table = [0u16; 512];
+    let mut i = 0;
+    while i < X32_SPECIFIC.len() {
+        let (x32, native) = X32_SPECIFIC[i];
+        table[native as usize] = x32 as u16;
+        i += 1;
+    }
+    table
+};
 
 /// The x32-only entries of `syscall_64.tbl` (numbers without the x32 bit),
 /// each with the x86_64 number of its namesake. Those namesakes are "64"-ABI
