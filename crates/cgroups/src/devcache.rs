@@ -3,8 +3,9 @@
 //! the cache, whence the next container with the same rules takes its own
 //! reference by id.
 //!
-//! Loading costs the verifier and the JIT (~0.15 ms for Docker's rules);
-//! taking a cached program costs four cheap bpf(2) calls. The container's
+//! Loading costs the verifier and the JIT (0.15-0.3 ms for Docker's rules
+//! on a 2-core VM); taking a cached program costs four bpf(2) calls of a
+//! few µs each. The container's
 //! cgroup gets exactly what a fresh load would give it, its own
 //! attachment of a program whose instructions, as the kernel holds them,
 //! are ours to the bit; anything else in the cache is passed over, and
@@ -353,12 +354,12 @@ mod tests {
             let s = device_filter_stats(&rules).unwrap();
             eprintln!("{name}: {s:?}");
             // Before the per-block reloads Docker's list took 380 steps
-            // for 96 instructions, the runtime's 1001 for 179: every
-            // block was walked once per way of failing the one above.
-            // Now 1.75 and 1.94 steps an instruction: the verifier keeps
-            // states only every few jumps, so a second path into a block
-            // walks a few instructions before it meets one.
-            assert!(s.processed * 2 <= s.insns as u64 * 5, "{name}: {s:?}");
+            // for 96 instructions, the runtime's 918 for 171: every block
+            // was walked once per way of failing the one above. Now 197
+            // for 131 and 386 for 241: the verifier keeps states only
+            // every few jumps, so a second path into a block walks a few
+            // instructions before it meets one.
+            assert!(s.processed <= 2 * s.insns as u64, "{name}: {s:?}");
             assert!(s.peak_states <= rules.len() as u64 * 3, "{name}: {s:?}");
         }
     }

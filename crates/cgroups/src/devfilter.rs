@@ -91,16 +91,21 @@ fn access_bits(access: Option<&str>) -> i32 {
 /// wildcard, as a missing one; a rule for a fifo (`p`) or with a number
 /// beyond u32 names no device and never matches.
 ///
-/// Each rule is one block, last rule first, that reads the fields it
-/// tests into r2 afresh: no register carries what an earlier block learnt
-/// (`major == 1` after a failed minor test...), so every path reaches the
-/// next block with only the context (r1) live, the verifier sees a single
+/// Each rule is one block, last rule first, that reads the device fields
+/// it tests into r2 afresh: no register carries what an earlier block
+/// learnt (`major == 1` after a failed minor test...), so every path
+/// reaches the next block in the same state, the verifier sees a single
 /// state there and checks each instruction about once instead of once per
-/// path through the blocks above. Nothing in the program is dead code to
+/// path through the blocks above. The requested access is read once into
+/// r6: it is only ever copied and masked, so no test teaches the verifier
+/// anything about it on the way to the next block. Nothing in the program is dead code to
 /// the verifier either, so the kernel keeps it as given, which lets
 /// [`crate::devcache`] recognise it.
 pub fn device_filter(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
-    let mut prog = Vec::new();
+    let mut prog = vec![
+        ldx_w(6, 1, CTX_ACCESS_TYPE),
+        rsh32(6, 16), // w6 = requested access
+    ];
     for rule in rules.iter().rev() {
         if let Some(block) = rule_block(rule) {
             prog.extend(block);
@@ -144,12 +149,10 @@ fn rule_block(rule: &LinuxDeviceCgroup) -> Option<Vec<Insn>> {
         // find its return unreachable and drop it.
         return None;
     }
-    block.push((ldx_w(2, 1, CTX_ACCESS_TYPE), false));
-    block.push((rsh32(2, 16), false)); // w2 = requested access
-    block.push((mov32_reg(3, 2), false));
+    block.push((mov32_reg(3, 6), false));
     block.push((and32(3, bits), false));
     if rule.allow() {
-        block.push((jne32_reg(3, 2, 0), true));
+        block.push((jne32_reg(3, 6, 0), true));
     } else {
         block.push((jeq32_imm(3, 0, 0), true));
     }
@@ -338,22 +341,23 @@ pub(crate) mod tests {
         let deny_all = rule(false, None, None, None, "rwm");
         let null = rule(true, Some(LinuxDeviceType::C), Some(1), Some(3), "rwm");
         let prog = device_filter(&[deny_all, null]);
-        // The null rule 14 (type 3, major 2, minor 2, access 4, jump,
-        // result, exit), deny-all 7 (access 4, jump, result, exit),
-        // default 2.
-        assert_eq!(prog.len(), 14 + 7 + 2);
+        // Prologue 2 (w6 = access), the null rule 12 (type 3, major 2,
+        // minor 2, access 2, jump, result, exit), deny-all 5 (access 2,
+        // jump, result, exit), default 2.
+        assert_eq!(prog.len(), 2 + 12 + 5 + 2);
+        assert_eq!(prog[1], rsh32(6, 16));
         // The null rule comes first (last rule wins); each test skips the
         // rest of its block.
-        assert_eq!(prog[2], jne32_imm(2, BPF_DEVCG_DEV_CHAR, 11));
-        assert_eq!(prog[3], ldx_w(2, 1, CTX_MAJOR));
-        assert_eq!(prog[4], jne32_imm(2, 1, 9));
-        assert_eq!(prog[6], jne32_imm(2, 3, 7));
-        assert_eq!(prog[11], jne32_reg(3, 2, 2));
+        assert_eq!(prog[4], jne32_imm(2, BPF_DEVCG_DEV_CHAR, 9));
+        assert_eq!(prog[5], ldx_w(2, 1, CTX_MAJOR));
+        assert_eq!(prog[6], jne32_imm(2, 1, 7));
+        assert_eq!(prog[8], jne32_imm(2, 3, 5));
+        assert_eq!(prog[11], jne32_reg(3, 6, 2));
         assert_eq!(prog[12], mov32_imm(0, 1));
         // deny-all: access intersect check, then return 0.
-        assert_eq!(prog[14], ldx_w(2, 1, CTX_ACCESS_TYPE));
-        assert_eq!(prog[18], jeq32_imm(3, 0, 2));
-        assert_eq!(prog[19], mov32_imm(0, 0));
+        assert_eq!(prog[14], mov32_reg(3, 6));
+        assert_eq!(prog[16], jeq32_imm(3, 0, 2));
+        assert_eq!(prog[17], mov32_imm(0, 0));
         assert_eq!(prog[prog.len() - 2], mov32_imm(0, 1));
         assert_eq!(prog[prog.len() - 1], EXIT);
         assert_eq!(access_bits(Some("rw")), 6);
