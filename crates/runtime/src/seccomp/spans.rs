@@ -194,3 +194,50 @@ fn with_exceptions(spans: Vec<Span>) -> Vec<Span> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use oci_spec::runtime::LinuxSeccomp;
+    use serde_json::json;
+
+    use super::*;
+    use crate::seccomp::rules::RET_ALLOW;
+
+    /// read 0, write 1, open 2, close 3, stat 4, fstat 5, lstat 6: a denied
+    /// number inside an allowed run is an exception, not two boundaries.
+    #[test]
+    fn a_lone_number_between_agreeing_spans_is_an_exception() {
+        let spec: LinuxSeccomp = serde_json::from_value(json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": ["read", "write", "close", "stat", "lstat"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["fstat"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}
+            ]
+        }))
+        .unwrap();
+        let profile = Profile::from_oci(&spec, Abi::X86_64).unwrap();
+        let numbers: Vec<_> = profile
+            .names
+            .iter()
+            .map(|(n, _)| Abi::X86_64.number(n))
+            .collect();
+        let spans = spans(&profile, Abi::X86_64, &numbers);
+        let eperm = Verdict::Ret(RET_ERRNO | 1);
+        let shape: Vec<_> = spans
+            .iter()
+            .map(|s| {
+                (
+                    s.start,
+                    s.verdict == Verdict::Ret(RET_ALLOW),
+                    s.exceptions.len(),
+                )
+            })
+            .collect();
+        // [0, 7) allowed but for open (2) and fstat (5); then -ENOSYS.
+        assert_eq!(shape, [(0, true, 2), (7, false, 0)]);
+        assert_eq!(spans[0].exceptions[0], (2, eperm));
+        assert!(matches!(&spans[0].exceptions[1], (5, Verdict::Rules(r)) if r.len() == 1));
+        assert_eq!(spans[1].verdict, Verdict::Ret(RET_ERRNO | ENOSYS));
+    }
+}
