@@ -62,7 +62,7 @@ impl Drop for HostGuard {
     fn drop(&mut self) {
         if self.dir.exists() {
             let _ = std::fs::write(self.dir.join("cgroup.kill"), "1");
-            for sub in ["sub", "devcache", ""] {
+            for sub in ["sub", "dev2", "devcache", ""] {
                 let d = self.dir.join(sub);
                 for _ in 0..100 {
                     if std::fs::remove_dir(&d).is_ok() || !d.exists() {
@@ -247,6 +247,15 @@ fn in_private_view(name: &str) {
     mgr.apply(&res).unwrap();
     assert_eq!(fx.release(3), DEVICE_EXPECTED);
     assert!(dir.join("devcache").is_dir(), "the filter was not cached");
+    // A second container with the same rules takes the cached filter;
+    // the policy is the same.
+    let mut dev2 = Manager::new(Some(&format!("/{name}/dev2")), "unused").unwrap();
+    dev2.set_device_filter_cache(Some(dir.join("devcache")));
+    dev2.create().unwrap();
+    let pid = fx.spawn_gated(DEVICE_SCRIPT);
+    dev2.add_task(pid).unwrap();
+    dev2.apply(&res).unwrap();
+    assert_eq!(fx.release(4), DEVICE_EXPECTED);
 
     mgr.remove().unwrap();
     assert!(!mgr.exists() && !sub.exists());
