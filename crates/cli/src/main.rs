@@ -1,15 +1,20 @@
 //! `berth`: the Docker-compatible command line. Parses, calls the
 //! libraries, prints; every failure is one `berth: ...` line and exit 125.
 
+// The C `main` below replaces std's start-up (see there why); the unit
+// tests keep the harness's own.
+#![cfg_attr(not(test), no_main)]
+
 mod commands;
 mod listing;
 mod parse;
+mod start;
 mod tabwriter;
 mod template;
 mod units;
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use crate::commands::{archive, container_ops as ops, container_ps, containers, images};
 use crate::parse::{Command, ContainerCommand, ImageCommand};
@@ -27,7 +32,39 @@ pub struct Globals {
 /// Exit status for errors of berth itself, as Docker's CLI uses.
 const EXIT_ENGINE: u8 = 125;
 
-fn main() -> ExitCode {
+/// The process entry, called by libc. std's start-up for `fn main` also
+/// installs a stack-overflow reporter, whose set-up reads all of
+/// `/proc/self/maps` (glibc's `pthread_getattr_np` for the main thread) and
+/// maps an alternate signal stack: about a fifth of a `berth --version`.
+/// berth keeps what it relies on ([`start::init`]) and flushes stdout at
+/// the end as std's clean-up did; an overflow is a plain SIGSEGV instead
+/// of a message.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    std::ffi::c_int::from(entry())
+}
+
+/// The unit-test harness brings its own entry; this keeps [`entry`] in use
+/// there as in the binary.
+#[cfg(test)]
+fn main() {
+    entry();
+}
+
+/// Start-up, the command, and stdout flushed: the exit status.
+fn entry() -> u8 {
+    start::init();
+    let code = run();
+    let _ = std::io::stdout().flush();
+    code
+}
+
+/// Parses argv and runs the command; the process's exit status.
+fn run() -> u8 {
     let cli = match parse::parse_from(std::env::args_os().collect()) {
         Ok(c) => c,
         Err(e) => {
@@ -39,7 +76,7 @@ fn main() -> ExitCode {
                 _ => EXIT_ENGINE,
             };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code;
         }
     };
     let g = Globals {
@@ -94,14 +131,14 @@ fn main() -> ExitCode {
         Command::Volume(c) => commands::volume::run(&g, c),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             if g.debug {
                 eprintln!("berth: {e:?}");
             } else {
                 eprintln!("berth: {}", one_line(&e));
             }
-            ExitCode::from(EXIT_ENGINE)
+            EXIT_ENGINE
         }
     }
 }
