@@ -1,7 +1,6 @@
 //! The process start and end berth does itself instead of std's runtime
 //! (`main.rs`, `start.rs`): what a caller sees of it stays as before.
 
-use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 
 const BERTH: &str = env!("CARGO_BIN_EXE_berth");
@@ -25,7 +24,7 @@ fn a_closed_pipe_gives_epipe_not_sigpipe() {
     drop(rd);
     let status = Command::new(BERTH)
         .arg("--help")
-        .stdout(Stdio::from(OwnedFd::from(wr)))
+        .stdout(Stdio::from(wr))
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
