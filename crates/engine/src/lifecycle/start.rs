@@ -94,6 +94,11 @@ impl InitHooks for CgroupHooks<'_> {
         }
         Ok(())
     }
+
+    /// Docker runs no OCI hooks: the init need not stop before pivot_root.
+    fn wants_before_pivot(&self) -> bool {
+        false
+    }
 }
 
 impl Engine {
