@@ -51,16 +51,25 @@ pub fn attach_device_filter(
         path: dir.into(),
         source,
     })?;
-    let cached = cache.and_then(|c| find(c, &prog));
+    // A cached program the kernel will not attach here (one program is
+    // attached to a cgroup at most once: the same rules applied twice, by
+    // `update` or a cgroup two containers share) falls back to a fresh
+    // load, which always attaches next to the others, as before the cache.
+    let cached = cache
+        .and_then(|c| find(c, &prog))
+        .filter(|fd| bpf::attach(cgroup.as_fd(), fd.as_fd()).is_ok());
     let (prog_fd, loaded) = match cached {
         Some(fd) => (fd, false),
-        None => (load(dir, &prog)?, true),
+        None => {
+            let fd = load(dir, &prog)?;
+            // The attachment keeps the program alive; our fds may close.
+            bpf::attach(cgroup.as_fd(), fd.as_fd()).map_err(|source| CgroupError::BpfAttach {
+                path: dir.into(),
+                source,
+            })?;
+            (fd, true)
+        }
     };
-    // The attachment keeps the program alive; our fds may close.
-    bpf::attach(cgroup.as_fd(), prog_fd.as_fd()).map_err(|source| CgroupError::BpfAttach {
-        path: dir.into(),
-        source,
-    })?;
     if let (true, Some(cache)) = (loaded, cache) {
         // Best effort: a failure costs the next container a load.
         let _ = store(cache, &prog, &prog_fd);
@@ -362,6 +371,22 @@ mod tests {
             assert!(s.processed <= 2 * s.insns as u64, "{name}: {s:?}");
             assert!(s.peak_states <= rules.len() as u64 * 3, "{name}: {s:?}");
         }
+    }
+
+    #[test]
+    fn same_rules_applied_twice_to_one_cgroup() {
+        // `update` with unchanged device rules, or two containers sharing
+        // a cgroup: the cached program is attached here already and the
+        // kernel refuses it a second time, so a fresh one is loaded.
+        let t = TestCgroup::new("twice");
+        let cache = t.0.join("cache");
+        let a = t.child("a");
+        attach_device_filter(&a, &narrow(), Some(&cache)).unwrap();
+        attach_device_filter(&a, &narrow(), Some(&cache)).unwrap();
+        let attached = ids(&a);
+        assert_eq!(attached.len(), 2, "{attached:?}");
+        assert_ne!(attached[0], attached[1]);
+        assert_eq!(accesses_in(&a), NARROW_EXPECTED);
     }
 
     #[test]
