@@ -281,12 +281,7 @@ fn scan(top: &clap::Command, args: &[OsString]) -> Scan {
             Some((n, _)) => (n, true),
             None => (word, false),
         };
-        let Some(arg) = top.get_arguments().find(|a| {
-            name.strip_prefix("--")
-                .is_some_and(|l| a.get_long() == Some(l))
-                || name.strip_prefix('-').and_then(|s| s.parse::<char>().ok()) == a.get_short()
-                    && a.get_short().is_some()
-        }) else {
+        let Some(arg) = top.get_arguments().find(|a| is_named(a, name)) else {
             return Scan::Full;
         };
         if arg.get_action().takes_values() && !inline {
@@ -301,6 +296,18 @@ fn scan(top: &clap::Command, args: &[OsString]) -> Scan {
         }
     }
     Scan::Full
+}
+
+/// True if `name` (`--long` or `-s`, no value attached) is `arg`'s.
+fn is_named(arg: &clap::Arg, name: &str) -> bool {
+    if let Some(long) = name.strip_prefix("--") {
+        return arg.get_long() == Some(long);
+    }
+    let mut short = name.strip_prefix('-').unwrap_or_default().chars();
+    match (short.next(), short.next()) {
+        (Some(c), None) => arg.get_short() == Some(c),
+        _ => false,
+    }
 }
 
 /// Parses argv (program name first) as `Cli::parse` would, building only
