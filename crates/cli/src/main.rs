@@ -35,7 +35,7 @@ const EXIT_ENGINE: u8 = 125;
 /// The process entry, called by libc. std's start-up for `fn main` also
 /// installs a stack-overflow reporter, whose set-up reads all of
 /// `/proc/self/maps` (glibc's `pthread_getattr_np` for the main thread) and
-/// maps an alternate signal stack: about a fifth of a `berth --version`.
+/// maps (and at exit unmaps) an alternate signal stack: ~0.1 ms here.
 /// berth keeps what it relies on ([`start::init`]) and flushes stdout at
 /// the end as std's clean-up did; an overflow is a plain SIGSEGV instead
 /// of a message.
