@@ -12,10 +12,11 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::commands::{archive, changes, inspect, stats, volume};
 use crate::commands::{container_ops as ops, container_ps, containers, images};
 
+// `C` is `Command` for parsing; the fast path builds the top level with
+// `Bare` (no subcommand) and adds the one subcommand argv names. (A plain
+// comment: a second doc paragraph would become clap's `long_about` and
+// change `berth --help`.)
 /// A daemonless, Docker-compatible container engine.
-///
-/// `C` is [`Command`] for parsing; the fast path builds the top level with
-/// [`Bare`] (no subcommand) and adds the one subcommand argv names.
 #[derive(Parser)]
 #[command(name = "berth", version, disable_help_subcommand = true)]
 pub struct Cli<C: Subcommand = Command> {

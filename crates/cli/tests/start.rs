@@ -29,3 +29,28 @@ fn a_closed_pipe_gives_epipe_not_sigpipe() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+/// The top-level help is the one-line about and the compact layout, for
+/// `-h` and `--help` alike: no second paragraph of the source's doc
+/// comment may turn into a `long_about`.
+#[test]
+fn top_level_help_is_the_one_line_about() {
+    for flag in ["--help", "-h"] {
+        let out = Command::new(BERTH).arg(flag).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{flag}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("A daemonless, Docker-compatible container engine"),
+            "{flag}: {text}"
+        );
+        assert_eq!(lines.next(), Some(""), "{flag}: {text}");
+        assert!(
+            lines.next().is_some_and(|l| l.starts_with("Usage: berth")),
+            "{flag}: {text}"
+        );
+        assert!(!text.contains("see a summary with"), "{flag}: {text}");
+        assert!(!text.contains("see more with"), "{flag}: {text}");
+    }
+}
