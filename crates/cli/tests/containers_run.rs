@@ -97,6 +97,27 @@ fn exit_codes_are_dockers() {
     assert_eq!(r.code, 137);
 }
 
+/// `--privileged` gets every capability berth holds itself: on a host
+/// whose bounding set lacks one (this CI has no CAP_SYS_RESOURCE) asking
+/// for it made every privileged run fail in capset.
+#[test]
+fn privileged_runs_with_every_capability_we_hold() {
+    let env = Env::new();
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bnd = ours.lines().find(|l| l.starts_with("CapBnd:")).unwrap();
+    let status = env.ok(&[
+        "run",
+        "--rm",
+        "--privileged",
+        IMAGE,
+        "cat",
+        "/proc/self/status",
+    ]);
+    let eff = bnd.replace("CapBnd:", "CapEff:");
+    assert!(status.contains(&eff), "want {eff:?} in {status}");
+    assert!(status.contains(bnd), "want {bnd:?} in {status}");
+}
+
 #[test]
 fn docker_defaults_and_flags_apply() {
     let env = Env::new();

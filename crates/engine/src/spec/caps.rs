@@ -66,19 +66,36 @@ const KNOWN_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// The capabilities this kernel has (`/proc/sys/kernel/cap_last_cap`), as
-/// Docker's `GetAllCapabilities`: a capability the kernel lacks cannot be
-/// put in a bounding set.
+/// Every capability `berth` itself can grant (`--privileged`, `--cap-add
+/// ALL`): those this kernel has (`/proc/sys/kernel/cap_last_cap`) and that
+/// are in our own bounding set, as podman's `BoundingSet()`. A capability
+/// outside it can never be given to a child (capset fails with EPERM), so
+/// asking for one only made `--privileged` fail where berth itself runs
+/// with fewer (a container, a host without CAP_SYS_RESOURCE).
 pub fn all_caps() -> Vec<String> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(KNOWN_CAPS.len() - 1);
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| bounding_set(&s))
+        .unwrap_or(u64::MAX);
     KNOWN_CAPS
         .iter()
+        .enumerate()
         .take(last + 1)
-        .map(|c| c.to_string())
+        .filter(|(n, _)| bounding & (1u64 << n) != 0)
+        .map(|(_, c)| c.to_string())
         .collect()
+}
+
+/// The `CapBnd:` mask of a `/proc/<pid>/status` text.
+fn bounding_set(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
 }
 
 /// Upper-cases, adds the `CAP_` prefix, keeps `ALL`, refuses unknown names
@@ -163,6 +180,37 @@ mod tests {
         assert!(caps.contains(&"CAP_SYS_ADMIN".to_string()));
         assert!(!caps.contains(&"CAP_CHOWN".to_string()));
         assert!(!caps.contains(&"CAP_NET_RAW".to_string()));
+    }
+
+    #[test]
+    fn bounding_set_is_read_from_status() {
+        let status = "Name:\tx\nCapInh:\t0000000000000000\nCapBnd:\t000001fffeffffff\n";
+        assert_eq!(bounding_set(status), Some(0x1fffeffffff));
+        assert_eq!(bounding_set("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn all_is_what_our_bounding_set_holds() {
+        // On a host (or in a container) without some capability, e.g. this
+        // CI's missing CAP_SYS_RESOURCE, `--privileged` must not ask for it.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let ours = bounding_set(&status).unwrap();
+        let caps = all_caps();
+        for (n, name) in KNOWN_CAPS.iter().enumerate() {
+            let listed = caps.iter().any(|c| c == name);
+            if listed {
+                assert!(ours & (1 << n) != 0, "{name} is outside our bounding set");
+            }
+        }
+        let last: usize = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let held = (0..=last.min(KNOWN_CAPS.len() - 1))
+            .filter(|n| ours & (1 << n) != 0)
+            .count();
+        assert_eq!(caps.len(), held);
     }
 
     #[test]
