@@ -203,3 +203,35 @@ fn cp_tar_streams_and_running_container() {
         .unwrap();
     assert_eq!(s.trim(), env.inspect("live", "{{.Config.Hostname}}"));
 }
+
+/// `cp CTR:/file -` is one regular entry named by the file's base name
+/// with its content (Docker); it once came out as a `fa/` directory entry.
+/// A directory to `-` keeps its `dir/…` entries.
+#[test]
+fn cp_single_file_to_stdout_is_one_named_entry() {
+    let env = Env::new();
+    env.ok(&["create", "--name", "one", IMAGE, "true"]);
+    let out = env.cmd(&["cp", "one:/etc/passwd", "-"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut a = tar::Archive::new(&out.stdout[..]);
+    let mut entries = a.entries().unwrap();
+    let mut e = entries.next().unwrap().unwrap();
+    assert_eq!(e.path_bytes().as_ref(), b"passwd");
+    assert_eq!(e.header().entry_type(), tar::EntryType::Regular);
+    let mut content = String::new();
+    e.read_to_string(&mut content).unwrap();
+    assert!(content.starts_with("root:"), "{content:?}");
+    drop(e);
+    assert!(entries.next().is_none(), "more than one entry");
+
+    let out = env.cmd(&["cp", "one:/etc", "-"]).output().unwrap();
+    assert!(out.status.success());
+    let names = tar_names(&out.stdout);
+    assert_eq!(names[0], "etc/", "{names:?}");
+    assert!(names.contains(&"etc/passwd".to_string()), "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("etc/")), "{names:?}");
+}

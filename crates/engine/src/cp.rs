@@ -607,25 +607,35 @@ impl<W: Write> TarSink<W> {
         h.set_size(size);
         h
     }
+
+    /// The entry's name: `base` itself for the source (`rel` empty), as
+    /// Docker names a single file `fa`; `base.join("")` would be `fa/`.
+    fn name(&self, rel: &Path) -> PathBuf {
+        if rel.as_os_str().is_empty() {
+            self.base.clone()
+        } else {
+            self.base.join(rel)
+        }
+    }
 }
 
 impl<W: Write> Sink for TarSink<W> {
     fn dir(&mut self, rel: &Path, m: Meta) -> io::Result<()> {
         let mut h = self.header(tar::EntryType::Directory, m, 0);
-        let mut p = self.base.join(rel).into_os_string();
+        let mut p = self.name(rel).into_os_string();
         p.push("/");
         self.b.append_data(&mut h, Path::new(&p), io::empty())
     }
 
     fn file(&mut self, rel: &Path, m: Meta, data: &mut dyn Read) -> io::Result<()> {
         let mut h = self.header(tar::EntryType::Regular, m, m.size);
-        let p = self.base.join(rel);
+        let p = self.name(rel);
         self.b.append_data(&mut h, p, data)
     }
 
     fn symlink(&mut self, rel: &Path, m: Meta, target: &Path) -> io::Result<()> {
         let mut h = self.header(tar::EntryType::Symlink, m, 0);
-        let p = self.base.join(rel);
+        let p = self.name(rel);
         self.b.append_link(&mut h, p, target)
     }
 }
