@@ -41,6 +41,22 @@ pub(crate) enum Msg {
 /// The largest message a receiver takes (a packet is never split).
 const MAX_MSG: usize = 64 * 1024;
 
+/// What an error's text is cut to when its message would not fit in
+/// `MAX_MSG` (the parent would read a cut packet: a JSON parse error
+/// instead of the cause, e.g. for a 70,000-byte path). JSON escapes make
+/// a byte at most six, so the cut message always fits.
+const CUT_ERROR_TEXT: usize = 4 * 1024;
+
+/// `message` cut to `CUT_ERROR_TEXT` bytes on a char boundary, with an
+/// ellipsis.
+fn cut(message: &str) -> String {
+    let mut end = CUT_ERROR_TEXT.min(message.len());
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
+}
+
 /// One end of the channel.
 pub(crate) struct Channel(OwnedFd);
 
@@ -56,9 +72,17 @@ pub(crate) fn pair() -> io::Result<(Channel, Channel)> {
 }
 
 impl Channel {
-    /// Sends one message.
+    /// Sends one message; an error too long for a packet is sent with its
+    /// text cut (`cut`), so that the receiver still learns the cause.
     pub(crate) fn send(&self, msg: &Msg) -> io::Result<()> {
-        let buf = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        let mut buf = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        if let (true, Msg::Error { kind, message }) = (buf.len() > MAX_MSG, msg) {
+            let short = Msg::Error {
+                kind: *kind,
+                message: cut(message),
+            };
+            buf = serde_json::to_vec(&short).map_err(io::Error::other)?;
+        }
         loop {
             match send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -88,6 +112,12 @@ impl Channel {
             };
             match Errno::result(r) {
                 Err(Errno::EINTR) => continue,
+                // The peer closed with a message of ours unread (a child
+                // that failed before reading `Placed`): the kernel reports
+                // that once, ahead of the packets still queued for us (the
+                // child's error), then clears it (unix(7) close,
+                // sock_error); the next recv reads them, then EOF.
+                Err(Errno::ECONNRESET) => continue,
                 Err(e) => return Err(e.into()),
                 Ok(n) => break n as usize,
             }
@@ -143,5 +173,51 @@ mod tests {
         b.send(&Msg::Placed).unwrap();
         assert_eq!(a.recv().unwrap(), Some(err));
         assert_eq!(a.recv().unwrap(), Some(Msg::Placed));
+    }
+
+    /// A message longer than a packet the receiver takes (a path of
+    /// 70,000 bytes in an error) is cut on a char boundary and still
+    /// arrives whole, naming its cause, instead of a JSON parse error.
+    #[test]
+    fn an_oversized_error_is_cut_and_arrives_whole() {
+        let (a, b) = pair().unwrap();
+        let long = format!("exec: \"/{}é\": no such file", "x".repeat(70_000));
+        for message in [long.clone(), "é".repeat(40_000)] {
+            b.send(&Msg::Error {
+                kind: ChildErrorKind::NotFound,
+                message: message.clone(),
+            })
+            .unwrap();
+            match a.recv().unwrap() {
+                Some(Msg::Error { kind, message: got }) => {
+                    assert_eq!(kind, ChildErrorKind::NotFound);
+                    assert!(got.len() < 8 * 1024, "{}", got.len());
+                    assert!(got.ends_with('…'), "{got}");
+                    let kept = got.trim_end_matches('…');
+                    assert!(message.starts_with(kept));
+                    assert!(kept.len() > 1024);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        b.send(&Msg::Pid(7)).unwrap();
+        assert_eq!(a.recv().unwrap(), Some(Msg::Pid(7)));
+    }
+
+    /// A peer that sent its error and closed with a message of ours
+    /// unread (a child failing before it reads `Placed`) makes the kernel
+    /// report ECONNRESET once; the error queued behind it still arrives.
+    #[test]
+    fn an_error_is_read_after_a_reset() {
+        let (a, b) = pair().unwrap();
+        let err = Msg::Error {
+            kind: ChildErrorKind::Other,
+            message: "rootfsPropagation: unknown mode".into(),
+        };
+        b.send(&err).unwrap();
+        a.send(&Msg::Placed).unwrap();
+        drop(b);
+        assert_eq!(a.recv().unwrap(), Some(err));
+        assert_eq!(a.recv().unwrap(), None);
     }
 }
