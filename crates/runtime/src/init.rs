@@ -76,10 +76,15 @@ impl ChildGuard {
         id: &str,
         ch: &Channel,
     ) -> Result<(Pid, bool), SpawnError> {
-        let (pid, in_cgroup) = match recv(id, ch)? {
-            Some(Msg::Pid(p)) => (Pid::from_raw(p), false),
-            Some(Msg::PidInCgroup(p)) => (Pid::from_raw(p), true),
-            other => return Err(unexpected(id, other)),
+        let (pid, in_cgroup) = match recv(id, ch) {
+            Ok(Some(Msg::Pid(p))) => (Pid::from_raw(p), false),
+            Ok(Some(Msg::PidInCgroup(p))) => (Pid::from_raw(p), true),
+            Ok(other) => return Err(unexpected(id, other)),
+            Err(e @ SpawnError::Child { .. }) => {
+                self.adopt_after_error(ch);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         };
         if let Some(first) = self.0.take() {
             // Its exit status says nothing the pid message did not.
@@ -87,6 +92,23 @@ impl ChildGuard {
         }
         self.0 = Some(pid);
         Ok((pid, in_cgroup))
+    }
+
+    /// After a child error that came first: the grandchild does not wait
+    /// before its first steps, so its error can overtake the
+    /// intermediate's pid message. Reaps the intermediate (it exits right
+    /// after sending the pid, or failing), then reads what it left: the
+    /// pid of a grandchild to guard (and so kill and reap on drop, as it
+    /// is the caller's child through CLONE_PARENT) or EOF. This cannot
+    /// block for good: the only other holder of the child's end is the
+    /// grandchild, which exits right after sending its error.
+    fn adopt_after_error(&mut self, ch: &Channel) {
+        if let Some(first) = self.0.take() {
+            let _ = waitpid(first, None);
+        }
+        if let Ok(Some(Msg::Pid(p) | Msg::PidInCgroup(p))) = ch.recv() {
+            self.0 = Some(Pid::from_raw(p));
+        }
     }
 }
 
