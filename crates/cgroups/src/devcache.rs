@@ -208,32 +208,11 @@ mod tests {
     use std::process::{Command, Stdio};
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType};
+    use oci_spec::runtime::LinuxDeviceType;
 
     use super::*;
+    use crate::devfilter::tests::rule;
     use crate::mountinfo::Layout;
-
-    fn rule(
-        allow: bool,
-        typ: Option<LinuxDeviceType>,
-        major: Option<i64>,
-        minor: Option<i64>,
-        access: &str,
-    ) -> LinuxDeviceCgroup {
-        let mut b = LinuxDeviceCgroupBuilder::default()
-            .allow(allow)
-            .access(access);
-        if let Some(t) = typ {
-            b = b.typ(t);
-        }
-        if let Some(m) = major {
-            b = b.major(m);
-        }
-        if let Some(m) = minor {
-            b = b.minor(m);
-        }
-        b.build().unwrap()
-    }
 
     /// Docker's default rules, as the engine's spec has them.
     fn docker() -> Vec<LinuxDeviceCgroup> {

@@ -179,7 +179,8 @@ pub(crate) mod tests {
 
     use super::*;
 
-    fn rule(
+    /// One rule; `None` numbers and type are wildcards.
+    pub(crate) fn rule(
         allow: bool,
         typ: Option<LinuxDeviceType>,
         major: Option<i64>,
