@@ -4,20 +4,12 @@
 //! behind, while a claim whose owner died reads as an ordinary created
 //! container.
 
+mod common;
+
+use common::engine_with_busybox;
 use engine::container::{boot_id, self_start_time, Status};
 use engine::options::RunFlags;
 use engine::volume::MountFlags;
-use engine::Engine;
-use storage::Reference;
-
-fn engine_with_busybox(dir: &std::path::Path) -> Engine {
-    let engine = Engine::open(&dir.join("root"), &dir.join("run")).unwrap();
-    let tar = testkit::busybox_tar(dir).unwrap();
-    let name = Reference::parse_with_default_tag("busybox").unwrap();
-    let file = std::fs::File::open(&tar).unwrap();
-    storage::archive::import(engine.store(), file, Some(&name), &[], "test", None).unwrap();
-    engine
-}
 
 fn cgroup_exists(id: &str) -> bool {
     cgroups::Manager::new(Some(&format!("/berth/{id}")), id)

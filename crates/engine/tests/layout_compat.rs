@@ -3,18 +3,10 @@
 //! point), and a container made by an older berth, which has one, still
 //! runs and is removed whole.
 
-use engine::options::RunFlags;
-use engine::Engine;
-use storage::Reference;
+mod common;
 
-fn engine_with_busybox(dir: &std::path::Path) -> Engine {
-    let engine = Engine::open(&dir.join("root"), &dir.join("run")).unwrap();
-    let tar = testkit::busybox_tar(dir).unwrap();
-    let name = Reference::parse_with_default_tag("busybox").unwrap();
-    let file = std::fs::File::open(&tar).unwrap();
-    storage::archive::import(engine.store(), file, Some(&name), &[], "test", None).unwrap();
-    engine
-}
+use common::engine_with_busybox;
+use engine::options::RunFlags;
 
 #[test]
 fn old_and_new_container_dirs_both_run_and_remove() {

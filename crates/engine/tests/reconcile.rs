@@ -3,19 +3,11 @@
 //! time, boot) exists; after a reboot every container reads exited and
 //! starts again.
 
+mod common;
+
+use common::engine_with_busybox;
 use engine::container::{boot_id, process_start_time, Status, EXIT_UNKNOWN};
 use engine::options::RunFlags;
-use engine::Engine;
-use storage::Reference;
-
-fn engine_with_busybox(dir: &std::path::Path) -> Engine {
-    let engine = Engine::open(&dir.join("root"), &dir.join("run")).unwrap();
-    let tar = testkit::busybox_tar(dir).unwrap();
-    let name = Reference::parse_with_default_tag("busybox").unwrap();
-    let file = std::fs::File::open(&tar).unwrap();
-    storage::archive::import(engine.store(), file, Some(&name), &[], "test", None).unwrap();
-    engine
-}
 
 #[test]
 fn records_from_another_boot_read_exited_and_start_again() {

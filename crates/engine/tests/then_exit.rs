@@ -4,13 +4,14 @@
 //! libtest (`harness = false`): the path forks only in a single-threaded
 //! process, and libtest always runs tests on threads of its own.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use engine::options::RunFlags;
 use engine::Engine;
-use storage::Reference;
 
 /// Set in the re-executed binary: the directory of the store to run in.
 const CHILD_ENV: &str = "BERTH_TEST_THEN_EXIT_DIR";
@@ -50,13 +51,7 @@ fn child(dir: &Path) {
 
 fn then_exit_reports_the_code_and_the_tree_goes_after() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let engine = Engine::open(&dir.path().join("root"), &dir.path().join("run")).unwrap();
-        let tar = testkit::busybox_tar(dir.path()).unwrap();
-        let name = Reference::parse_with_default_tag("busybox").unwrap();
-        let file = std::fs::File::open(&tar).unwrap();
-        storage::archive::import(engine.store(), file, Some(&name), &[], "test", None).unwrap();
-    }
+    drop(common::engine_with_busybox(dir.path()));
     let started = Instant::now();
     let out = Command::new(std::env::current_exe().unwrap())
         .env(CHILD_ENV, dir.path())
