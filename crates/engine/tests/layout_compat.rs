@@ -7,6 +7,7 @@ mod common;
 
 use common::engine_with_busybox;
 use engine::options::RunFlags;
+use engine::Engine;
 
 #[test]
 fn old_and_new_container_dirs_both_run_and_remove() {
@@ -28,9 +29,11 @@ fn old_and_new_container_dirs_both_run_and_remove() {
     // As an older berth left it: an empty per-container mount point.
     let old_dir = engine.container_dir(&old.id);
     std::fs::create_dir(old_dir.join("rootfs")).unwrap();
-    // A store an older berth made has no shared mount point: starting its
-    // containers must not depend on a `create` having made it.
+    // A store an older berth made has no shared mount point: this berth
+    // opening it must make it, or none of its containers starts.
+    drop(engine);
     std::fs::remove_dir(dir.path().join("root/merged")).unwrap();
+    let engine = Engine::open(&dir.path().join("root"), &dir.path().join("run")).unwrap();
     for c in [&old, &new] {
         assert_eq!(engine.run_foreground(c).unwrap(), 0, "{}", c.id);
         let upper = engine.container_dir(&c.id).join("upper/f");

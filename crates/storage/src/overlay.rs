@@ -181,10 +181,6 @@ impl Store {
         // What this call creates goes again if it fails half-way; the
         // container dir itself stays (the engine keeps its files there).
         let mut undo = Undo(Vec::new());
-        match fs::DirBuilder::new().mode(0o755).create(&layout.rootfs) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            r => r.map_err(io_err("create", &layout.rootfs))?,
-        }
         for d in [&layout.upper, &layout.work] {
             match fs::DirBuilder::new().mode(0o755).create(d) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {

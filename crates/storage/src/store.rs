@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -81,13 +82,26 @@ impl Store {
         };
         // Once the root exists, each directory costs one mkdir (EEXIST
         // after the first open); only a new root takes the slow path.
-        for d in ["blobs/sha256", "layers", "containers", "volumes", "tmp"] {
+        // `merged` is the mount point every container's overlay shares
+        // (`RootfsLayout::rootfs`); made here, a store an older berth made
+        // gets it too.
+        let dirs = [
+            ("blobs/sha256", 0o777),
+            ("layers", 0o777),
+            ("containers", 0o777),
+            ("volumes", 0o777),
+            ("tmp", 0o777),
+            ("merged", 0o755),
+        ];
+        for (d, mode) in dirs {
             let p = root.join(d);
-            match fs::create_dir(&p) {
+            match fs::DirBuilder::new().mode(mode).create(&p) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    fs::create_dir_all(&p).map_err(open_err(&p))?
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(mode)
+                    .create(&p)
+                    .map_err(open_err(&p))?,
                 other => other.map_err(open_err(&p))?,
             }
         }

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use cgroups::{own_cgroups, CgroupsPath, Layout, Manager};
@@ -109,12 +109,6 @@ impl Engine {
             reason: format!("image id {:?}", c.image_id),
         })?;
         let layout = self.store().container_rootfs_layout(&image_id, &c.id)?;
-        // The shared mount point is made by `create`; a store an older
-        // berth made has none, and its containers start here too.
-        match fs::DirBuilder::new().mode(0o755).create(&layout.rootfs) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            r => r.map_err(EngineError::io(&c.id, "create", &layout.rootfs))?,
-        }
         // The init layer (lower[0]) holds only berth's own /etc files.
         let mut files_from: Vec<PathBuf> = vec![layout.upper.clone()];
         files_from.extend(layout.lower.iter().skip(1).cloned());
