@@ -40,6 +40,8 @@ const EXIT_ENGINE: u8 = 125;
 /// the end as std's clean-up did; an overflow is a plain SIGSEGV instead
 /// of a message.
 #[cfg(not(test))]
+// SAFETY: `#![no_main]` leaves this the binary's only `main` symbol, and
+// its signature is the one C's start-up calls (`int main(int, char **)`).
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,
