@@ -114,9 +114,13 @@ fn is(fd: &OwnedFd, prog: &[Insn]) -> bool {
 /// A new fd of `prog` if cache cgroup `cache` holds it.
 fn find(cache: &Path, prog: &[Insn]) -> Option<OwnedFd> {
     let dir = open_dir(cache).ok()?;
-    let ids = bpf::query(dir.as_fd()).ok()?;
-    ids.into_iter()
-        .filter_map(|id| bpf::prog_by_id(id).ok())
+    holding(&bpf::query(dir.as_fd()).ok()?, prog)
+}
+
+/// A new fd of the program among loaded programs `ids` that is `prog`.
+fn holding(ids: &[u32], prog: &[Insn]) -> Option<OwnedFd> {
+    ids.iter()
+        .filter_map(|&id| bpf::prog_by_id(id).ok())
         .find(|fd| is(fd, prog))
 }
 
@@ -136,11 +140,7 @@ fn store(cache: &Path, prog: &[Insn], fd: &OwnedFd) -> std::io::Result<()> {
     let dir = Flock::lock(open_dir(cache)?, FlockArg::LockExclusive)
         .map_err(|(_, e)| std::io::Error::from(e))?;
     let ids = bpf::query(dir.as_fd())?;
-    let held = ids
-        .iter()
-        .filter_map(|&id| bpf::prog_by_id(id).ok())
-        .any(|other| is(&other, prog));
-    if held {
+    if holding(&ids, prog).is_some() {
         return Ok(());
     }
     if ids.len() >= MAX_PROGS {
