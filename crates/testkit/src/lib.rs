@@ -20,7 +20,7 @@ pub fn busybox_rootfs(root: &Path) -> io::Result<()> {
         fs::create_dir_all(root.join(d))?;
     }
     fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    fs::copy(BUSYBOX, root.join("bin/busybox"))?;
+    copy_executable(Path::new(BUSYBOX), &root.join("bin/busybox"))?;
     for applet in applets()? {
         let link = root.join(applet.trim_start_matches('/'));
         if link.exists() || link.symlink_metadata().is_ok() || applet.ends_with("/busybox") {
@@ -36,6 +36,22 @@ pub fn busybox_rootfs(root: &Path) -> io::Result<()> {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     )?;
     fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
+    Ok(())
+}
+
+/// Copies an executable in a `cp` child process. A write fd opened here
+/// would be inherited by any child another test thread forks meanwhile,
+/// and while such a child lives (a container init before its exec holds it
+/// for milliseconds) every exec of the copy fails with "text file busy".
+fn copy_executable(from: &Path, to: &Path) -> io::Result<()> {
+    let status = Command::new("cp").arg("--").arg(from).arg(to).status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!(
+            "cp {} {}: {status}",
+            from.display(),
+            to.display()
+        )));
+    }
     Ok(())
 }
 
