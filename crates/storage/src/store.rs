@@ -66,6 +66,23 @@ pub struct Store {
     pub(crate) last_layout: Mutex<Option<(String, Vec<PathBuf>)>>,
 }
 
+/// Marks a new `containers/` as a top of directory hierarchies
+/// (`chattr +T`), so ext2/3/4 place each container's directory in a block
+/// group of its own, as they do for home directories, instead of all in
+/// the group of `containers/`. Without a journal, ext4 skips (and reads
+/// the inode of) every inode of a group freed in the last one to five
+/// minutes on each allocation there; a `berth run --rm` allocates and
+/// frees ~18 (its directories and files, overlayfs's work entries), so
+/// back-to-back runs in one group grow slower with every run. A hint:
+/// other filesystems refuse the flag, and that changes nothing.
+fn spread_children(dir: &Path) {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
+    let Ok(d) = fs::File::open(dir) else { return };
+    if let Ok(flags) = ioctl_getflags(&d) {
+        let _ = ioctl_setflags(&d, flags | IFlags::TOPDIR);
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `root`: `berth.db`,
     /// `blobs/sha256/`, `layers/`, `containers/`, `volumes/`, `tmp/`.
@@ -96,13 +113,16 @@ impl Store {
         for (d, mode) in dirs {
             let p = root.join(d);
             match fs::DirBuilder::new().mode(mode).create(&p) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
                     .recursive(true)
                     .mode(mode)
                     .create(&p)
                     .map_err(open_err(&p))?,
                 other => other.map_err(open_err(&p))?,
+            }
+            if d == "containers" {
+                spread_children(&p);
             }
         }
         let tmp = root.join("tmp");

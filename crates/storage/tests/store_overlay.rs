@@ -205,6 +205,30 @@ fn a_failed_prepare_leaves_no_half_made_rootfs() {
     ts.store.remove_container_rootfs("half").unwrap();
 }
 
+/// Where the filesystem takes the "top of directory hierarchies" flag
+/// (ext2/3/4), a new store's `containers/` has it, so each container's
+/// directory lands in a block group of its own; elsewhere the store opens
+/// all the same. This host's `/tmp` is ext4, so here the flag is checked.
+#[test]
+fn containers_dir_spreads_its_children_where_the_filesystem_can() {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
+    let ts = TestStore::new();
+    let flags = |p: &Path| ioctl_getflags(fs::File::open(p).unwrap());
+    let probe = ts.dir.path().join("probe");
+    fs::create_dir(&probe).unwrap();
+    let supported = flags(&probe)
+        .and_then(|f| ioctl_setflags(fs::File::open(&probe).unwrap(), f | IFlags::TOPDIR))
+        .is_ok()
+        && flags(&probe).unwrap().contains(IFlags::TOPDIR);
+    let containers = ts.root().join("containers");
+    if supported {
+        assert!(flags(&containers).unwrap().contains(IFlags::TOPDIR));
+    }
+    // An existing store is opened as it is.
+    drop(ts.store);
+    storage::Store::open(&ts.dir.path().join("root")).unwrap();
+}
+
 #[test]
 fn many_layers_mount_with_relative_options() {
     let ts = TestStore::new();
