@@ -55,10 +55,10 @@ fn copied_busybox_runs_while_other_threads_fork() {
             }
         })
     };
-    let base = std::env::temp_dir().join(format!("testkit-etxtbsy-{}", std::process::id()));
+    let base = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for i in 0..10 {
-        let root = base.join(i.to_string());
+        let root = base.path().join(i.to_string());
         testkit::busybox_rootfs(&root).unwrap();
         match Command::new(root.join("bin/busybox")).arg("true").status() {
             Ok(s) if s.success() => {}
@@ -68,6 +68,5 @@ fn copied_busybox_runs_while_other_threads_fork() {
     }
     stop.store(true, Ordering::Relaxed);
     forker.join().unwrap();
-    std::fs::remove_dir_all(&base).unwrap();
     assert!(failures.is_empty(), "{failures:?}");
 }
