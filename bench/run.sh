@@ -1,7 +1,8 @@
 #!/bin/sh
 # `berth run --rm` benchmark: the whole engine path (overlay, init layer,
 # metadata, runtime, cleanup) against `crun run` / `runc run` of a bare
-# bundle and `podman run --rm` of the same image, side by side; then
+# bundle and `podman run --rm` of the same image (and `docker run --rm`
+# when a Docker daemon answers `docker info`), side by side; then
 # `berth ps -a` with 500 containers and the memory of N detached monitors.
 # See bench/README.md ("Run benchmark").
 #
@@ -29,9 +30,16 @@ if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     WORK=$(mktemp -d /var/tmp/berth-run-bench.XXXXXX)
     PODMAN="podman --root $WORK/podman --runroot $WORK/podman-run --tmpdir $WORK/podman-tmp \
       --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc"
+    # docker too when a daemon answers (DOCKER_HOST as the caller has it);
+    # its image is a tag of this run's own, removed at the end.
+    DIMAGE=""
+    if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+        DIMAGE="berth-bench-busybox:$$"
+    fi
     cleanup() {
         $PODMAN rm -a -f >/dev/null 2>&1 || true
         $PODMAN rmi -a -f >/dev/null 2>&1 || true
+        [ -z "$DIMAGE" ] || docker rmi -f "$DIMAGE" >/dev/null 2>&1 || true
         umount_below "$WORK"
         rm -rf "$WORK"
     }
@@ -53,6 +61,13 @@ if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     PRUNS=$((RUNS / 10)); [ "$PRUNS" -ge 5 ] || PRUNS=5
     hyperfine -N --warmup 2 --runs "$PRUNS" --export-json "$WORK/podman.json" \
         -n "podman run --rm" "$PRUN"
+    if [ -n "$DIMAGE" ]; then
+        docker import "$WORK/busybox.tar" "$DIMAGE" >/dev/null
+        DRUN="docker run --rm --network none $DIMAGE true"
+        $DRUN || { echo "bench/run.sh: failed: $DRUN" >&2; exit 1; }
+        hyperfine -N --warmup 2 --runs "$PRUNS" --export-json "$WORK/docker.json" \
+            -n "docker run --rm" "$DRUN"
+    fi
 
     # Everything else in a private mount namespace with a cgroup2 view.
     export BERTH_BENCH_INNER=1 BERTH_BIN="$TARGET/release/berth" WORK
@@ -86,11 +101,14 @@ hyperfine -N --warmup 10 --runs "$RUNS" \
 
 # Interleaved rounds (rotating order) so load from other work on the
 # host hits every runtime alike; the ratios come from these medians.
-# podman's median is hyperfine's, measured above in the host's layout.
+# podman's (and docker's) median is hyperfine's, measured above in the
+# host's layout.
 python3 - "$RUNS" "$WORK/podman.json" "$BRUN" "$CRUN" "$RUNC" <<'PY'
 import json, os, statistics, sys, time
 runs = int(sys.argv[1])
 podman = json.load(open(sys.argv[2]))["results"][0]
+docker_json = os.path.join(os.path.dirname(sys.argv[2]), "docker.json")
+docker = json.load(open(docker_json))["results"][0] if os.path.exists(docker_json) else None
 names = ["berth run --rm", "crun run", "runc run"]
 cmds = dict(zip(names, (c.split() for c in sys.argv[3:6])))
 wall = {k: [] for k in names}
@@ -108,6 +126,9 @@ med = {k: statistics.median(wall[k]) for k in names}
 mins = {k: min(wall[k]) for k in names}
 med["podman run --rm"] = podman["median"] * 1000
 mins["podman run --rm"] = podman["min"] * 1000
+if docker:
+    med["docker run --rm"] = docker["median"] * 1000
+    mins["docker run --rm"] = docker["min"] * 1000
 print()
 print(f"interleaved, {runs} rounds (podman: hyperfine, {len(podman['times'])} runs):")
 print(f"{'command':<18}{'median ms':>10}{'min ms':>9}")
@@ -118,6 +139,10 @@ b = med["berth run --rm"]
 print(f"berth run --rm / crun run:   {b / med['crun run']:.2f}x   (target <= 1.2x)")
 print(f"berth run --rm / runc run:   {b / med['runc run']:.2f}x")
 print(f"podman run --rm / berth run --rm: {med['podman run --rm'] / b:.1f}x (target >= 30x)")
+if docker:
+    print(f"docker run --rm / berth run --rm: {med['docker run --rm'] / b:.1f}x")
+else:
+    print("docker run --rm: no Docker daemon answered; not measured")
 PY
 
 # Where berth's own time goes (BERTH_TIMING=1 marks, medians): the engine's
