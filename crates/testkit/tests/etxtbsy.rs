@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-/// Forks a child that sleeps `ms` without exec'ing and returns its pid.
-fn fork_and_hold(ms: i64) -> libc::pid_t {
+/// Forks a child that sleeps for `hold` without exec'ing and returns its
+/// pid.
+fn fork_and_hold(hold: Duration) -> libc::pid_t {
     let ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: ms * 1_000_000,
+        tv_sec: hold.as_secs() as libc::time_t,
+        tv_nsec: hold.subsec_nanos() as libc::c_long,
     };
     // SAFETY: the child calls only async-signal-safe functions (nanosleep,
     // _exit) before it ends, as required after fork in a threaded process.
@@ -35,19 +36,35 @@ fn reap(pids: &mut Vec<libc::pid_t>) {
     pids.retain(|&p| unsafe { libc::waitpid(p, std::ptr::null_mut(), libc::WNOHANG) } == 0);
 }
 
+/// How long each forked child keeps its copy of the fds: longer than
+/// building a rootfs takes between the copy and the exec.
+const HOLD: Duration = Duration::from_millis(150);
+/// How often the thread forks; with `HOLD`, ~150 children at a time.
+const FORK_EVERY: Duration = Duration::from_millis(1);
+
+/// Tells the forking thread to stop when the test ends, passed or not.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn copied_busybox_runs_while_other_threads_fork() {
     let stop = Arc::new(AtomicBool::new(false));
+    let _stop_guard = StopOnDrop(stop.clone());
     let forker = {
         let stop = stop.clone();
         thread::spawn(move || {
             let mut pids = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let pid = fork_and_hold(300);
+                let pid = fork_and_hold(HOLD);
                 assert!(pid > 0, "fork failed");
                 pids.push(pid);
                 reap(&mut pids);
-                thread::sleep(Duration::from_micros(500));
+                thread::sleep(FORK_EVERY);
             }
             while !pids.is_empty() {
                 reap(&mut pids);
@@ -57,7 +74,7 @@ fn copied_busybox_runs_while_other_threads_fork() {
     };
     let base = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
-    for i in 0..10 {
+    for i in 0..20 {
         let root = base.path().join(i.to_string());
         testkit::busybox_rootfs(&root).unwrap();
         match Command::new(root.join("bin/busybox")).arg("true").status() {
