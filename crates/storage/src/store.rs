@@ -67,11 +67,11 @@ pub struct Store {
 }
 
 /// Marks a new `containers/` as a top of directory hierarchies
-/// (`chattr +T`), so ext2/3/4 place each container's directory in a block
-/// group of its own, as they do for home directories, instead of all in
-/// the group of `containers/`. Without a journal, ext4 skips (and reads
-/// the inode of) every inode of a group freed in the last one to five
-/// minutes on each allocation there; a `berth run --rm` allocates and
+/// (`chattr +T`), so ext2/3/4 spread the containers' directories over
+/// less-used block groups, as they do for home directories, instead of
+/// putting all of them in the group of `containers/`. Without a journal,
+/// ext4 skips (and reads the inode of) every inode of a group freed in the
+/// last one to six minutes on each allocation there; a `berth run --rm` allocates and
 /// frees ~18 (its directories and files, overlayfs's work entries), so
 /// back-to-back runs in one group grow slower with every run. A hint:
 /// other filesystems refuse the flag, and that changes nothing.
