@@ -43,8 +43,14 @@ pub fn busybox_rootfs(root: &Path) -> io::Result<()> {
 /// would be inherited by any child another test thread forks meanwhile,
 /// and while such a child lives (a container init before its exec holds it
 /// for milliseconds) every exec of the copy fails with "text file busy".
+/// The mode is kept exactly (as `fs::copy` did), whatever the umask.
 fn copy_executable(from: &Path, to: &Path) -> io::Result<()> {
-    let status = Command::new("cp").arg("--").arg(from).arg(to).status()?;
+    let status = Command::new("cp")
+        .arg("--preserve=mode")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()?;
     if !status.success() {
         return Err(io::Error::other(format!(
             "cp {} {}: {status}",
