@@ -289,6 +289,7 @@ fn exec_list(nodes: &[Node], dot: &Value, out: &mut String) -> Result<(), Templa
                     Value::Array(a) => a,
                     Value::Object(m) => m.into_iter().map(|(_, v)| v).collect(),
                     Value::Null => Vec::new(),
+                    v if is_nil(&v) => Vec::new(),
                     other => {
                         return Err(TemplateError::Exec(format!(
                             "range can't iterate over {}",
@@ -333,6 +334,47 @@ fn eval_pipeline(cmds: &[Cmd], dot: &Value) -> Result<Value, TemplateError> {
 
 /// Marks a missing map key, printed by Go as `<no value>`.
 const NO_VALUE: &str = "\u{0}<no value>";
+/// Mark a JSON `null` that Docker's Go struct holds as a nil slice or map,
+/// which Go's `fmt` prints `[]` or `map[]` (not `<nil>`), while `json`
+/// still writes `null`.
+const NIL_SLICE: &str = "\u{0}<nil slice>";
+const NIL_MAP: &str = "\u{0}<nil map>";
+
+/// The Go type behind a field a document may hold as `null`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nil {
+    /// A slice (`[]string`, `[]Mount`, …): prints `[]`.
+    Slice,
+    /// A map (`map[string]string`, …): prints `map[]`.
+    Map,
+}
+
+/// Marks the `null`s at the dotted `paths` of `doc` with their Go type, so
+/// templates print them as Docker does; other values are left alone.
+pub fn type_nils(doc: &mut Value, paths: &[(&str, Nil)]) {
+    for (path, kind) in paths {
+        let pointer = format!("/{}", path.replace('.', "/"));
+        if let Some(v) = doc.pointer_mut(&pointer).filter(|v| v.is_null()) {
+            *v = Value::String(
+                match kind {
+                    Nil::Slice => NIL_SLICE,
+                    Nil::Map => NIL_MAP,
+                }
+                .into(),
+            );
+        }
+    }
+}
+
+/// Whether `v` marks a nil slice or map.
+fn is_nil(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s == NIL_SLICE || s == NIL_MAP)
+}
+
+/// Whether `v` is one of the markers: a value Go holds as nothing.
+fn is_marker(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s == NO_VALUE || s == NIL_SLICE || s == NIL_MAP)
+}
 
 fn eval_arg(arg: &Arg, dot: &Value) -> Value {
     match arg {
@@ -388,6 +430,7 @@ fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
         "len" => {
             want(1)?;
             Value::from(match &args[0] {
+                v if is_nil(v) => 0,
                 Value::Array(a) => a.len(),
                 Value::Object(m) => m.len(),
                 Value::String(s) => s.len(),
@@ -407,6 +450,7 @@ fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
                     Value::String(a.iter().map(go_print).collect::<Vec<_>>().join(&sep))
                 }
                 Value::Null => Value::String(String::new()),
+                v if is_nil(v) => Value::String(String::new()),
                 other => Value::String(go_print(other)),
             }
         }
@@ -426,6 +470,7 @@ fn call(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
                         .cloned()
                         .ok_or_else(|| TemplateError::Exec(format!("index out of range: {n}")))?,
                     (Value::Null, _) => Value::Null,
+                    (v, _) if is_nil(v) => Value::Null,
                     _ => return Err(TemplateError::Exec("can't index item".into())),
                 };
             }
@@ -450,7 +495,8 @@ fn truthy(v: &Value) -> bool {
         Value::Null => false,
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64() != Some(0.0),
-        Value::String(s) => !s.is_empty() && s != NO_VALUE,
+        Value::String(_) if is_marker(v) => false,
+        Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(m) => !m.is_empty(),
     }
@@ -461,6 +507,8 @@ pub fn go_print(v: &Value) -> String {
     match v {
         Value::Null => "<nil>".into(),
         Value::String(s) if s == NO_VALUE => "<no value>".into(),
+        Value::String(s) if s == NIL_SLICE => "[]".into(),
+        Value::String(s) if s == NIL_MAP => "map[]".into(),
         Value::String(s) => s.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
@@ -484,11 +532,7 @@ pub fn go_print(v: &Value) -> String {
 /// Encodes a value as Go's `json.Marshal` does: compact, keys sorted, and
 /// `<`, `>`, `&` escaped as `\u003c`, `\u003e`, `\u0026`.
 pub fn go_json(v: &Value) -> String {
-    let v = if matches!(v, Value::String(s) if s == NO_VALUE) {
-        &Value::Null
-    } else {
-        v
-    };
+    let v = if is_marker(v) { &Value::Null } else { v };
     let s = serde_json::to_string(&sorted(v)).unwrap_or_default();
     escape_html(&s)
 }
@@ -500,6 +544,7 @@ pub fn escape_html(s: &str) -> String {
         .replace('&', "\\u0026")
 }
 
+/// `v` as Go's encoder writes it: object keys sorted, markers as `null`.
 fn sorted(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
@@ -512,6 +557,7 @@ fn sorted(v: &Value) -> Value {
             Value::Object(out)
         }
         Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        v if is_marker(v) => Value::Null,
         other => other.clone(),
     }
 }
@@ -570,6 +616,40 @@ mod tests {
         assert_eq!(r("{{if .E}}yes{{else}}no{{end}}", &v), "no");
         assert_eq!(r("{{with .M}}{{.k}}{{end}}", &v), "v");
         assert_eq!(r("a  {{- .M.k -}}  b", &v), "avb");
+    }
+
+    #[test]
+    fn typed_nils_print_as_go_prints_nil_slices_and_maps() {
+        let mut v = json!({"C": {"Entrypoint": null, "Volumes": null, "Cmd": ["sh"]},
+                           "Health": null, "Absent": null});
+        type_nils(
+            &mut v,
+            &[
+                ("C.Entrypoint", Nil::Slice),
+                ("C.Volumes", Nil::Map),
+                ("C.Cmd", Nil::Slice),
+                ("C.Missing.Deeper", Nil::Map),
+            ],
+        );
+        assert_eq!(
+            r("{{.C.Entrypoint}} {{.C.Volumes}} {{.C.Cmd}}", &v),
+            "[] map[] [sh]"
+        );
+        assert_eq!(r("{{.Health}}", &v), "<nil>");
+        assert_eq!(
+            r("{{json .C.Entrypoint}} {{json .C.Volumes}}", &v),
+            "null null"
+        );
+        assert_eq!(
+            r("{{json .C}}", &v),
+            r#"{"Cmd":["sh"],"Entrypoint":null,"Volumes":null}"#
+        );
+        assert_eq!(r("{{len .C.Entrypoint}}{{len .C.Volumes}}", &v), "00");
+        assert_eq!(r(r#"[{{join .C.Entrypoint ","}}]"#, &v), "[]");
+        assert_eq!(r("{{range .C.Entrypoint}}x{{else}}none{{end}}", &v), "none");
+        assert_eq!(r("{{if .C.Volumes}}y{{else}}n{{end}}", &v), "n");
+        assert_eq!(r(r#"{{index .C.Volumes "/d"}}"#, &v), "<nil>");
+        assert_eq!(r("{{.C.Volumes.x}}", &v), "<no value>");
     }
 
     #[test]

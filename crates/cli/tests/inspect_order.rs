@@ -244,3 +244,39 @@ fn inspect_prints_dockers_key_order() {
         "3 exited"
     );
 }
+
+/// What Docker's Go structs hold as nil slices and maps (JSON `null`)
+/// prints in a template as Go prints them, `[]` and `map[]`, while `json`
+/// still writes `null` (each pair checked against dockerd 20.10.24); a nil
+/// pointer stays `<nil>`.
+#[test]
+fn templates_print_nil_slices_and_maps_as_docker() {
+    let env = Env::new();
+    env.ok(&["create", "--name", "plain", IMAGE, "true"]);
+    env.ok(&["volume", "create", "v1"]);
+    let t = "{{.Config.Entrypoint}} {{.Config.Volumes}} {{.HostConfig.CapAdd}} \
+             {{.ExecIDs}} {{.HostConfig.PidsLimit}} {{json .Config.Entrypoint}} \
+             {{json .HostConfig.CapAdd}} {{len .Config.Entrypoint}}";
+    let want = "[] map[] [] [] <nil> null null 0";
+    for args in [
+        &["inspect", "-f", t, "plain"][..],
+        &["container", "inspect", "-f", t, "plain"][..],
+    ] {
+        assert_eq!(env.ok(args).trim(), want, "{args:?}");
+    }
+    let t = "{{.Config.Entrypoint}} {{.Config.Labels}} {{.Config.OnBuild}} {{json .Config.Labels}}";
+    for args in [
+        &["inspect", "-f", t, IMAGE][..],
+        &["image", "inspect", "-f", t, IMAGE][..],
+    ] {
+        assert_eq!(env.ok(args).trim(), "[] map[] [] null", "{args:?}");
+    }
+    let t = "{{.Labels}} {{.Options}} {{json .Labels}}";
+    assert_eq!(
+        env.ok(&["volume", "inspect", "-f", t, "v1"]).trim(),
+        "map[] map[] null"
+    );
+    // The whole document's JSON keeps its nulls.
+    let whole = env.ok(&["image", "inspect", "-f", "{{json .Config}}", IMAGE]);
+    assert!(whole.contains("\"Entrypoint\":null"), "{whole}");
+}

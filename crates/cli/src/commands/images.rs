@@ -347,7 +347,14 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
     match tpl {
         Some(t) => {
             for d in &docs {
-                writeln!(out, "{}", t.render(&serde_json::to_value(d)?)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    t.render(&super::template_value(
+                        d,
+                        &[super::IMAGE_NILS, super::CONFIG_NILS]
+                    )?)?
+                )?;
             }
         }
         None => {

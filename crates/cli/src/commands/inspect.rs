@@ -9,8 +9,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::containers::open_engine;
-use super::{docker_json_compact, docker_json_indent, inspect_doc, is_whole_json, open_store};
-use crate::template::Template;
+use super::{
+    docker_json_compact, docker_json_indent, inspect_doc, is_whole_json, open_store,
+    template_value, CONFIG_NILS, CONTAINER_NILS, IMAGE_NILS,
+};
+use crate::template::{Nil, Template};
 use crate::Globals;
 
 /// `berth inspect`.
@@ -58,12 +61,16 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
             .as_ref()
             .and_then(|e| e.find(name).ok().map(|c| (e, c)))
         {
-            docs.push(shown(&c.0.inspect_doc(&c.1, a.size), whole_json)?);
+            docs.push(shown(
+                &c.0.inspect_doc(&c.1, a.size),
+                whole_json,
+                &[CONTAINER_NILS, CONFIG_NILS],
+            )?);
             continue;
         }
         if kind != "container" {
             if let Ok(doc) = store.resolve(name).and_then(|id| inspect_doc(&store, &id)) {
-                docs.push(shown(&doc, whole_json)?);
+                docs.push(shown(&doc, whole_json, &[IMAGE_NILS, CONFIG_NILS])?);
                 continue;
             }
         }
@@ -91,14 +98,19 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
 }
 
 /// A document as (its JSON text in its own field order: compact for
-/// `{{json .}}`, else indented; its value for templates).
-fn shown<T: Serialize>(doc: &T, whole_json: bool) -> Result<(String, Value)> {
+/// `{{json .}}`, else indented; its value for templates, with its `null`
+/// slices and maps typed by `nils`).
+fn shown<T: Serialize>(
+    doc: &T,
+    whole_json: bool,
+    nils: &[&[(&str, Nil)]],
+) -> Result<(String, Value)> {
     let text = if whole_json {
         docker_json_compact(doc)?
     } else {
         docker_json_indent(doc)?
     };
-    Ok((text, serde_json::to_value(doc)?))
+    Ok((text, template_value(doc, nils)?))
 }
 
 /// Docker's indented JSON array of already indented documents; the

@@ -285,7 +285,11 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
     match tpl {
         Some(t) => {
             for d in &docs {
-                writeln!(out, "{}", t.render(d)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    t.render(&super::template_value(d, &[super::VOLUME_NILS])?)?
+                )?;
             }
         }
         None => writeln!(out, "{}", super::docker_json_indent(&docs)?)?,
