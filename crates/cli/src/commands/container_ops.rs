@@ -13,8 +13,7 @@ use engine::{EngineError, ExecRequest};
 use super::containers::{fail, open_engine};
 use super::timestamp::parse_log_time;
 use super::{
-    docker_json_compact, docker_json_indent, is_whole_json, template_value, CONFIG_NILS,
-    CONTAINER_NILS,
+    docker_json_compact, docker_json_indent, is_whole_json, template_value, CONTAINER_NILS,
 };
 use crate::template::Template;
 use crate::Globals;
@@ -261,11 +260,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
                 if is_whole_json(f) {
                     writeln!(out, "{}", docker_json_compact(d)?)?;
                 } else {
-                    writeln!(
-                        out,
-                        "{}",
-                        tpl.render(&template_value(d, &[CONTAINER_NILS, CONFIG_NILS])?)?
-                    )?;
+                    writeln!(out, "{}", tpl.render(&template_value(d, CONTAINER_NILS)?)?)?;
                 }
             }
         }

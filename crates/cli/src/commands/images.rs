@@ -350,10 +350,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
                 writeln!(
                     out,
                     "{}",
-                    t.render(&super::template_value(
-                        d,
-                        &[super::IMAGE_NILS, super::CONFIG_NILS]
-                    )?)?
+                    t.render(&super::template_value(d, super::IMAGE_NILS)?)?
                 )?;
             }
         }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::containers::open_engine;
 use super::{
     docker_json_compact, docker_json_indent, inspect_doc, is_whole_json, open_store,
-    template_value, CONFIG_NILS, CONTAINER_NILS, IMAGE_NILS,
+    template_value, CONTAINER_NILS, IMAGE_NILS,
 };
 use crate::template::{Nil, Template};
 use crate::Globals;
@@ -64,13 +64,13 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
             docs.push(shown(
                 &c.0.inspect_doc(&c.1, a.size),
                 whole_json,
-                &[CONTAINER_NILS, CONFIG_NILS],
+                CONTAINER_NILS,
             )?);
             continue;
         }
         if kind != "container" {
             if let Ok(doc) = store.resolve(name).and_then(|id| inspect_doc(&store, &id)) {
-                docs.push(shown(&doc, whole_json, &[IMAGE_NILS, CONFIG_NILS])?);
+                docs.push(shown(&doc, whole_json, IMAGE_NILS)?);
                 continue;
             }
         }
@@ -100,11 +100,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
 /// A document as (its JSON text in its own field order: compact for
 /// `{{json .}}`, else indented; its value for templates, with its `null`
 /// slices and maps typed by `nils`).
-fn shown<T: Serialize>(
-    doc: &T,
-    whole_json: bool,
-    nils: &[&[(&str, Nil)]],
-) -> Result<(String, Value)> {
+fn shown<T: Serialize>(doc: &T, whole_json: bool, nils: &[(&str, Nil)]) -> Result<(String, Value)> {
     let text = if whole_json {
         docker_json_compact(doc)?
     } else {

@@ -53,44 +53,39 @@ pub fn docker_json_compact<T: Serialize>(v: &T) -> Result<String> {
     Ok(escape_html(&serde_json::to_string(v)?))
 }
 
-/// Fields of the container document that Docker's Go types hold as slices
-/// or maps, so a `null` there prints `[]` or `map[]` in a template, as
-/// `docker inspect -f` prints it (checked against dockerd 20.10.24); with
-/// [`CONFIG_NILS`].
+/// The fields of the container document that can be `null` and that
+/// Docker's Go types hold as slices or maps, so a template prints them `[]`
+/// or `map[]`, as `docker inspect -f` does (checked against dockerd
+/// 20.10.24).
 pub const CONTAINER_NILS: &[(&str, Nil)] = &[
-    ("Args", Nil::Slice),
     ("ExecIDs", Nil::Slice),
     ("HostConfig.CapAdd", Nil::Slice),
     ("HostConfig.CapDrop", Nil::Slice),
     ("HostConfig.SecurityOpt", Nil::Slice),
-    ("HostConfig.Ulimits", Nil::Slice),
-    ("Mounts", Nil::Slice),
+    ("Config.Entrypoint", Nil::Slice),
+    ("Config.OnBuild", Nil::Slice),
+    ("Config.Volumes", Nil::Map),
 ];
 
-/// [`CONTAINER_NILS`] for the image document; with [`CONFIG_NILS`].
-pub const IMAGE_NILS: &[(&str, Nil)] = &[("RepoTags", Nil::Slice), ("RepoDigests", Nil::Slice)];
-
-/// [`CONTAINER_NILS`] for the `Config` both containers and images carry.
-pub const CONFIG_NILS: &[(&str, Nil)] = &[
+/// [`CONTAINER_NILS`] for the image document, whose `Config` is the
+/// image's own, any field of it possibly `null`.
+pub const IMAGE_NILS: &[(&str, Nil)] = &[
     ("Config.Env", Nil::Slice),
     ("Config.Cmd", Nil::Slice),
     ("Config.Entrypoint", Nil::Slice),
     ("Config.OnBuild", Nil::Slice),
     ("Config.Volumes", Nil::Map),
     ("Config.Labels", Nil::Map),
-    ("Config.ExposedPorts", Nil::Map),
 ];
 
 /// [`CONTAINER_NILS`] for the volume document.
 pub const VOLUME_NILS: &[(&str, Nil)] = &[("Labels", Nil::Map), ("Options", Nil::Map)];
 
-/// `doc` as a template's value, its `null` slices and maps marked by the
-/// tables in `nils` (see [`type_nils`]).
-pub fn template_value<T: Serialize>(doc: &T, nils: &[&[(&str, Nil)]]) -> Result<Value> {
+/// `doc` as a template's value, its `null` slices and maps marked by
+/// `nils` (see [`type_nils`]).
+pub fn template_value<T: Serialize>(doc: &T, nils: &[(&str, Nil)]) -> Result<Value> {
     let mut v = serde_json::to_value(doc)?;
-    for table in nils {
-        type_nils(&mut v, table);
-    }
+    type_nils(&mut v, nils);
     Ok(v)
 }
 

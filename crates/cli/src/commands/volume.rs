@@ -288,7 +288,7 @@ pub fn inspect(g: &Globals, a: InspectArgs) -> Result<()> {
                 writeln!(
                     out,
                     "{}",
-                    t.render(&super::template_value(d, &[super::VOLUME_NILS])?)?
+                    t.render(&super::template_value(d, super::VOLUME_NILS)?)?
                 )?;
             }
         }
