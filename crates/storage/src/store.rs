@@ -71,10 +71,11 @@ pub struct Store {
 /// less-used block groups, as they do for home directories, instead of
 /// putting all of them in the group of `containers/`. Without a journal,
 /// ext4 skips (and reads the inode of) every inode of a group freed in the
-/// last one to six minutes on each allocation there; a `berth run --rm` allocates and
-/// frees ~18 (its directories and files, overlayfs's work entries), so
-/// back-to-back runs in one group grow slower with every run. A hint:
-/// other filesystems refuse the flag, and that changes nothing.
+/// last one to six minutes on each allocation there; a `berth run --rm`
+/// allocates and frees ~18 (its directories and files, overlayfs's work
+/// entries), so back-to-back runs in one group grow slower with every
+/// run. A hint: other filesystems refuse the flag, and that changes
+/// nothing.
 fn spread_children(dir: &Path) {
     use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
     let Ok(d) = fs::File::open(dir) else { return };
