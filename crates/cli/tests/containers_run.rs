@@ -37,6 +37,58 @@ fn ps_sees_only_its_own_pid_namespace() {
 }
 
 #[test]
+fn network_none_is_a_namespace_of_its_own_and_host_is_the_hosts() {
+    let env = Env::new();
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let host = host.to_str().unwrap();
+    let script = "readlink /proc/self/ns/net; cat /proc/net/dev";
+    // A live container (its namespace made by the monitor's clone): the
+    // foreground ones must not share it. (Sequential runs may see the
+    // same number: a freed namespace's inode number is reused.)
+    let id = env
+        .ok(&["run", "-d", IMAGE, "sleep", "100"])
+        .trim()
+        .to_string();
+    let live = env.ok(&["exec", &id, "sh", "-c", script]);
+    // Foreground without a pty (namespace made ahead), and with a pty.
+    let first = env.ok(&["run", "--rm", IMAGE, "sh", "-c", script]);
+    let second = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    let tty = env.ok(&["run", "--rm", "-t", IMAGE, "sh", "-c", script]);
+    let live_ns = live.lines().next().unwrap().to_string();
+    for out in [&live, &first, &second, &tty] {
+        let lines: Vec<&str> = out.lines().map(|l| l.trim_end_matches('\r')).collect();
+        assert!(lines[0].starts_with("net:["), "{out}");
+        assert_ne!(lines[0], host, "{out}");
+        if !std::ptr::eq(out, &live) {
+            assert_ne!(lines[0], live_ns, "{out}");
+        }
+        // Two header lines and the loopback device only.
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[3].trim_start().starts_with("lo:"), "{out}");
+    }
+    let out = env.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        IMAGE,
+        "readlink",
+        "/proc/self/ns/net",
+    ]);
+    assert_eq!(out.trim(), host);
+    env.ok(&["rm", "-f", &id]);
+}
+
+#[test]
 fn mounts_stay_inside_the_container() {
     let env = Env::new();
     let root = env.root().display().to_string();

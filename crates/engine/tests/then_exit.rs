@@ -45,7 +45,7 @@ fn child(dir: &Path) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let threads = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
     println!("{threads}");
-    let e = engine.run_foreground_then_exit(&c);
+    let e = engine.run_foreground_then_exit(&c, None);
     panic!("run_foreground_then_exit returned: {e}");
 }
 

@@ -3,11 +3,11 @@
 //! one-line error to the parent and exits.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use nix::fcntl::{open, OFlag};
-use nix::sched::{unshare, CloneFlags};
+use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::{sethostname, setresgid, setresuid, Gid, Uid};
@@ -39,6 +39,9 @@ pub(crate) struct InitChild<'a, 'b> {
     pub(crate) cgroup: Option<&'a OwnedFd>,
     /// The optional waits, as the parent expects them.
     pub(crate) sync: SyncPlan,
+    /// A network namespace made ahead, joined instead of a new one (then
+    /// the clone had no `CLONE_NEWNET`).
+    pub(crate) netns: Option<BorrowedFd<'a>>,
 }
 
 /// Entry point in the child; never returns.
@@ -125,6 +128,10 @@ fn setup(c: &mut InitChild, after_ready: &mut bool) -> Result<ChildError, ChildE
     let spec: &Spec = c.opts.spec;
     reset_signals()?;
     apply_stdio(&c.opts.stdio)?;
+    if let Some(fd) = c.netns {
+        // Before any mount: sysfs shows the namespace it is mounted in.
+        setns(fd, CloneFlags::CLONE_NEWNET).ctx(|| "join network namespace".into())?;
+    }
     if c.double_fork {
         process::hide_from_container()?;
         namespaces::join(&c.plan.join)?;

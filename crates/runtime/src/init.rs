@@ -206,11 +206,18 @@ pub(crate) fn spawn(
         !plan.join.is_empty() || plan.create.contains(crate::namespaces::CLONE_NEWTIME);
     // The cgroup namespace is unshared by the child once it is in its
     // cgroup (after `after_clone`), so that cgroup becomes its root.
-    let flags = if double_fork {
-        0
-    } else {
-        (plan.create - CloneFlags::CLONE_NEWCGROUP).bits()
-    };
+    // A network namespace made ahead replaces CLONE_NEWNET in the single
+    // clone; not with a new user namespace, which would not own it.
+    let netns = opts.netns.filter(|_| {
+        !double_fork
+            && plan.create.contains(CloneFlags::CLONE_NEWNET)
+            && !plan.create.contains(CloneFlags::CLONE_NEWUSER)
+    });
+    let mut create = plan.create - CloneFlags::CLONE_NEWCGROUP;
+    if netns.is_some() {
+        create -= CloneFlags::CLONE_NEWNET;
+    }
+    let flags = if double_fork { 0 } else { create.bits() };
     let sync = SyncPlan {
         maps: plan.create.contains(CloneFlags::CLONE_NEWUSER),
         before_pivot: hooks.wants_before_pivot(),
@@ -239,6 +246,7 @@ pub(crate) fn spawn(
                 seccomp: seccomp.as_ref(),
                 cgroup: cgroup_fd.as_ref().filter(|_| double_fork),
                 sync,
+                netns,
             })
         }
         Some(pid) => pid,

@@ -5,11 +5,13 @@ pub mod error;
 mod exec;
 pub mod hooks;
 mod init;
+pub mod netns;
 pub mod seccomp;
 pub mod spawn;
 pub mod state;
 
 pub use error::{ChildErrorKind, SpawnError};
+pub use netns::NetnsAhead;
 pub use spawn::{
     spawn_exec, spawn_init, ExecOptions, InitHooks, InitOptions, InitProcess, NoHooks, Overlay,
     Stdio,

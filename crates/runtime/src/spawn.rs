@@ -73,6 +73,14 @@ pub struct InitOptions<'a> {
     /// `--preserve-fds`); the caller must have them open without
     /// `FD_CLOEXEC`. Every other fd is closed at execve.
     pub preserve_fds: u32,
+    /// A fresh network namespace, made ahead by [`crate::NetnsAhead`], that
+    /// the init joins instead of creating one. Used only when the spec
+    /// asks for a new network namespace, no new user namespace, and joins
+    /// no namespace by path; ignored otherwise. The init joins it first
+    /// thing, concurrently with [`InitHooks::after_clone`], which may still
+    /// see the caller's namespace in `/proc/<pid>/ns/net`. The caller
+    /// closes it once `spawn_init` returned (the init holds it from then).
+    pub netns: Option<BorrowedFd<'a>>,
 }
 
 /// Error type returned by hook callbacks.

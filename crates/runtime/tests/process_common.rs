@@ -23,6 +23,7 @@ pub fn init_opts<'a>(id: &'a str, b: &'a Bundle, s: &'a Spec) -> InitOptions<'a>
         exec_fifo: None,
         stdio: Stdio::default(),
         preserve_fds: 0,
+        netns: None,
     }
 }
 
@@ -134,6 +135,7 @@ pub fn run_with(
                 stderr: Some(e.as_fd()),
             },
             preserve_fds: 0,
+            netns: None,
         };
         let text = match spawn_init(&opts, &mut NoHooks) {
             Ok(init) => format!("ok {}", init.wait().unwrap()),

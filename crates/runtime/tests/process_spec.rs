@@ -299,6 +299,7 @@ fn caller_hooks_run_at_their_points() {
                 stderr: Some(o.as_fd()),
             },
             preserve_fds: 0,
+            netns: None,
         };
         let mut rec = Recorder {
             dir: b.path().to_path_buf(),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{ArgAction, Args};
-use engine::options::RunFlags;
+use engine::options::{NetworkMode, RunFlags};
 use engine::{Engine, EngineError};
 
 use crate::Globals;
@@ -163,13 +163,19 @@ impl CreateArgs {
     }
 }
 
+/// Parses the flags, opens the store and creates the container. For a
+/// foreground run (`owned`) without a pty in a network namespace of its
+/// own (`--network none`), that namespace is made on a thread meanwhile.
 fn create_container(
     g: &Globals,
     a: &CreateArgs,
     detach: bool,
     owned: bool,
-) -> Result<(Engine, engine::container::Container), EngineError> {
+) -> Result<Created, EngineError> {
     let opts = a.flags(detach).parse()?;
+    let netns = (owned && !opts.tty && opts.network == NetworkMode::None)
+        .then(runtime::NetnsAhead::start)
+        .and_then(Result::ok);
     let engine = open_engine(g)?;
     // A foreground run claims the record as it writes it (see
     // `Engine::create_owned`); `create` and `run -d` leave it unclaimed.
@@ -178,15 +184,22 @@ fn create_container(
     } else {
         engine.create(&a.image, opts, &a.command)?
     };
-    Ok((engine, c))
+    Ok((engine, c, netns))
 }
+
+/// A created container, its engine, and the network namespace made ahead.
+type Created = (
+    Engine,
+    engine::container::Container,
+    Option<runtime::NetnsAhead>,
+);
 
 /// `berth create`: prints the new id.
 pub fn create(g: &Globals, a: CreateArgs) -> Result<()> {
     // Not detached: `create` records stdout/stderr as attached, as Docker's
     // (AttachStdout/AttachStderr in inspect; -i adds stdin).
     match create_container(g, &a, false, false) {
-        Ok((_, c)) => {
+        Ok((_, c, _)) => {
             println!("{}", c.id);
             Ok(())
         }
@@ -199,7 +212,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<()> {
     if !a.detach && a.create.tty && a.create.interactive {
         require_tty_stdin();
     }
-    let (engine, c) = match create_container(g, &a.create, a.detach, !a.detach) {
+    let (engine, c, netns) = match create_container(g, &a.create, a.detach, !a.detach) {
         Ok(v) => v,
         Err(e) => fail(&e),
     };
@@ -213,7 +226,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<()> {
         };
     }
     // Exits with the container's code (after a --rm removal).
-    let e = engine.run_foreground_then_exit(&c);
+    let e = engine.run_foreground_then_exit(&c, netns);
     fail(&e)
 }
 
@@ -256,7 +269,7 @@ pub fn start(g: &Globals, a: StartArgs) -> Result<()> {
         let mut c = c;
         c.host_config.interactive |= a.interactive;
         // Exits with the container's code, as `run` does.
-        let e = engine.run_foreground_then_exit(&c);
+        let e = engine.run_foreground_then_exit(&c, None);
         fail(&e)
     }
     let mut failed = None;

@@ -79,7 +79,7 @@ impl Engine {
     /// A start failure is an error whose [`EngineError::exit_code`] is
     /// Docker's 125/126/127. `--rm` removes the container afterwards.
     pub fn run_foreground(&self, c: &Container) -> Result<i32, EngineError> {
-        let (code, detached) = self.run_foreground_inner(c);
+        let (code, detached) = self.run_foreground_inner(c, None);
         if let Some(dir) = detached {
             let _ = self.store().remove_detached(&c.id, &dir);
         }
@@ -94,9 +94,15 @@ impl Engine {
     /// child after it: freeing an ext4 directory waits for its block's
     /// discard on hosts mounted with `discard`, which need not delay the
     /// exit code. A child killed half-way leaves a staging leftover that
-    /// the next store open removes.
-    pub fn run_foreground_then_exit(&self, c: &Container) -> EngineError {
-        let (code, detached) = self.run_foreground_inner(c);
+    /// the next store open removes. `netns`: the init's network namespace,
+    /// made while the caller opened the store and created the container
+    /// (without a tty; see [`runtime::NetnsAhead`]).
+    pub fn run_foreground_then_exit(
+        &self,
+        c: &Container,
+        netns: Option<runtime::NetnsAhead>,
+    ) -> EngineError {
+        let (code, detached) = self.run_foreground_inner(c, netns);
         match code {
             Ok(code) => {
                 let _ = std::io::stdout().flush();
@@ -117,8 +123,12 @@ impl Engine {
 
     /// The run and its bookkeeping; the moved-aside rootfs of a `--rm`
     /// container is the caller's to delete.
-    fn run_foreground_inner(&self, c: &Container) -> (Result<i32, EngineError>, Option<PathBuf>) {
-        let result = self.run_attached(c);
+    fn run_foreground_inner(
+        &self,
+        c: &Container,
+        netns: Option<runtime::NetnsAhead>,
+    ) -> (Result<i32, EngineError>, Option<PathBuf>) {
+        let result = self.run_attached(c, netns);
         let mut detached = None;
         let code = match result {
             Ok(Ended::Unrecorded(code)) => {
@@ -167,7 +177,11 @@ impl Engine {
             && s.status == crate::container::Status::Created
     }
 
-    fn run_attached(&self, c: &Container) -> Result<Ended, EngineError> {
+    fn run_attached(
+        &self,
+        c: &Container,
+        netns: Option<runtime::NetnsAhead>,
+    ) -> Result<Ended, EngineError> {
         if !Self::claimed_by_me(c) {
             self.record_owner(&c.id)?;
             crate::timing::mark("run: owner recorded");
@@ -180,6 +194,9 @@ impl Engine {
             }
         };
         if c.host_config.tty {
+            // Not used with a pty (callers do not make one then); ended
+            // here so no thread outlives this point.
+            drop(netns.and_then(runtime::NetnsAhead::finish));
             return self.run_with_tty(c, &launch).map(Ended::Recorded);
         }
         crate::timing::mark("run: launch prepared");
@@ -208,15 +225,17 @@ impl Engine {
             stderr: Some(err_w.as_fd()),
         };
         install_forwarding();
-        let init = match self.spawn(c, &launch, stdio, None) {
+        let netns = netns.and_then(runtime::NetnsAhead::finish);
+        let init = match self.spawn(c, &launch, stdio, None, netns.as_ref().map(|n| n.as_fd())) {
             Ok(p) => p,
             Err(e) => {
                 self.record_start_failed(&c.id, &e);
                 return Err(e);
             }
         };
-        // The container holds its ends now; ours would hide its EOF.
-        drop((stdin_r, out_w, err_w));
+        // The container holds its ends now; ours would hide its EOF. The
+        // init holds its network namespace.
+        drop((stdin_r, out_w, err_w, netns));
         crate::timing::mark("run: spawned");
         FORWARD_TO.store(init.pid.as_raw(), Ordering::Relaxed);
         self.record_started(&c.id, init.pid)?;

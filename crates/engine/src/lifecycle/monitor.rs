@@ -191,7 +191,7 @@ fn supervise(engine: &Engine, c: &Container, mut sync: File) -> Result<(), Engin
             stdout: Some(out_w.as_fd()),
             stderr: Some(err_w.as_fd()),
         };
-        let init = engine.spawn(c, &launch, stdio, None)?;
+        let init = engine.spawn(c, &launch, stdio, None, None)?;
         drop((out_w, err_w));
         engine.record_started(&c.id, init.pid)?;
         Ok((init, Output::Pipes(out_r, err_r)))

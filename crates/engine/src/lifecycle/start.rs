@@ -3,7 +3,7 @@
 //! recording what happened (started, failed, exited).
 
 use std::fs;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -152,12 +152,14 @@ impl Engine {
     }
 
     /// Spawns the init in-process; returns once it has exec'd the entrypoint.
+    /// `netns`: a network namespace made ahead (see [`runtime::NetnsAhead`]).
     pub(crate) fn spawn(
         &self,
         c: &Container,
         launch: &Launch,
         stdio: Stdio<'_>,
         console_socket: Option<&Path>,
+        netns: Option<BorrowedFd<'_>>,
     ) -> Result<InitProcess, EngineError> {
         let manager = self.cgroup(&c.id)?;
         let resources = launch
@@ -179,6 +181,7 @@ impl Engine {
             exec_fifo: None,
             stdio,
             preserve_fds: 0,
+            netns,
         };
         match runtime::spawn_init(&opts, &mut hooks) {
             Ok(p) => Ok(p),

@@ -319,7 +319,13 @@ impl Engine {
         launch: &Launch,
     ) -> Result<(runtime::InitProcess, OwnedFd), EngineError> {
         let socket = ConsoleSocket::new(self, &c.id, "console")?;
-        let init = self.spawn(c, launch, runtime::Stdio::default(), Some(&socket.path))?;
+        let init = self.spawn(
+            c,
+            launch,
+            runtime::Stdio::default(),
+            Some(&socket.path),
+            None,
+        )?;
         let master = socket.receive(&c.id)?;
         Ok((init, master))
     }
@@ -344,7 +350,13 @@ impl Engine {
             }
             None => launch,
         };
-        let init = match self.spawn(c, launch, runtime::Stdio::default(), Some(&socket.path)) {
+        let init = match self.spawn(
+            c,
+            launch,
+            runtime::Stdio::default(),
+            Some(&socket.path),
+            None,
+        ) {
             Ok(p) => p,
             Err(e) => {
                 self.record_start_failed(&c.id, &e);

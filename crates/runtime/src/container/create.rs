@@ -137,6 +137,7 @@ fn setup(
         exec_fifo: wait_for_start.then_some(fifo.as_path()),
         stdio: Stdio::default(),
         preserve_fds: opts.preserve_fds,
+        netns: None,
     };
     let init = spawn::spawn_init(&init_opts, &mut hooks)?;
     guard.pid = Some(init.pid);
