@@ -1,63 +1,150 @@
 //! Work that may outlive the `berth` process: deleting a removed
 //! container's tree, moved aside into `tmp/`, in a detached child so the
-//! exit code is reported without waiting for the file system.
+//! exit code is reported without waiting for the file system (or for the
+//! teardown of this process's memory).
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicI32;
 
 use nix::fcntl::{Flock, FlockArg};
-use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, fork, setsid, ForkResult};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, setsid};
 use storage::Store;
 
-/// Deletes `dir` (a tree `Store::detach_container_rootfs` moved aside) in
-/// a forked child that this process does not wait for; deletes it here
-/// instead when forking is not safe (other threads) or fails.
-pub(super) fn remove_detached(store: &Store, id: &str, dir: PathBuf) {
+/// Exits with `code`, leaving `dir` (a tree
+/// `Store::detach_container_rootfs` moved aside) to a child that outlives
+/// this process and deletes it. The child shares this process's memory
+/// (`CLONE_VM`), so the exit does not tear down the address space either:
+/// the child does, when it is done (on a 2-core VM that teardown and a
+/// fork's page-table copy cost about a millisecond of `run --rm`, more
+/// than the rest of the removal). With other threads (which would share
+/// that memory too), or when the clone fails, deletes here and exits.
+pub(super) fn exit_removing(store: &Store, id: &str, dir: PathBuf, code: i32) -> ! {
     if !single_threaded() {
         let _ = store.remove_detached(id, &dir);
-        return;
+        std::process::exit(code);
     }
     // The tree is a staging leftover in tmp/: without a lock, the next
     // berth's Store::open would take it for a dead process's and delete it
     // on its own critical path, racing the child. The flock is taken
-    // before the fork and the child's copy of the descriptor keeps it
-    // (flock locks belong to the open file, which both share).
+    // before the clone and the child's copy of the descriptor keeps it
+    // (flock locks belong to the open file, which both share); ours is
+    // never unlocked (no destructor runs past the clone).
     let lock = File::open(&dir)
         .ok()
         .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok());
-    let keep = lock.as_ref().map(|l| l.as_raw_fd());
-    // SAFETY: this process has a single thread (checked just above), so
-    // the child starts with every lock free and may run any code.
-    match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            // Out of the caller's session and off its stdio: a shell or a
-            // test reading our output sees EOF when the parent exits, and
-            // a Ctrl-C for the foreground job does not reach us (if it
-            // did, the next store open would finish the job).
-            let _ = setsid();
-            if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
-                let _ = dup2_stdin(&null);
-                let _ = dup2_stdout(&null);
-                let _ = dup2_stderr(&null);
-            }
-            close_from(3, keep);
-            let _ = store.remove_detached(id, &dir);
-            // SAFETY: _exit ends the child without running the parent's
-            // atexit handlers or flushing its copied stdio buffers.
-            unsafe { libc::_exit(0) }
-        }
-        Ok(ForkResult::Parent { .. }) => {
-            // Never unlock here (Flock's drop would, for the child too):
-            // our descriptor closes at our imminent exit, and the child's
-            // copy holds the lock until it is done.
-            std::mem::forget(lock);
-        }
-        Err(_) => {
-            drop(lock);
-            let _ = store.remove_detached(id, &dir);
-        }
+    // On the heap, not in this frame: nothing may reuse it once the
+    // child runs.
+    let job: &Deleter = Box::leak(Box::new(Deleter {
+        store,
+        id,
+        dir: &dir,
+        keep: lock.as_ref().map(|l| l.as_raw_fd()),
+    }));
+    if spawn_sharing_memory(job).is_err() {
+        drop(lock);
+        let _ = store.remove_detached(id, &dir);
+        std::process::exit(code);
     }
+    // SAFETY: the raw exit touches no memory: the child uses this
+    // process's heap, stack and `job` from now on, so no destructor,
+    // atexit handler or stdio flush (the caller flushed) may run here.
+    // (The kernel's own write at exit, to the thread-id word glibc
+    // registered, was pointed away from the shared TLS before the clone.)
+    unsafe { libc::_exit(code) }
+}
+
+/// What the deleting child needs; it lives on the stack of
+/// [`exit_removing`], which never returns.
+struct Deleter<'a> {
+    store: &'a Store,
+    id: &'a str,
+    dir: &'a PathBuf,
+    /// The locked descriptor of `dir`, kept open in the child.
+    keep: Option<RawFd>,
+}
+
+/// The deleting child's stack (mapped lazily), below it one guard page:
+/// an overflow (a tree thousands of levels deep) kills the child, and the
+/// next store open deletes what it left.
+const STACK_SIZE: usize = 8 << 20;
+
+/// Clones a child that shares this process's memory but nothing else (its
+/// own descriptor table, signal handlers and parent link) and runs
+/// [`deleter_main`] on a stack of its own. The caller must exit right
+/// after, touching no memory.
+fn spawn_sharing_memory(job: &Deleter) -> std::io::Result<()> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as usize);
+    // SAFETY: a fresh anonymous private mapping; nothing else refers to it.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            STACK_SIZE + page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the lowest page of the mapping made above.
+    if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // The kernel clears the word registered with set_tid_address when
+    // this process exits, and with the memory shared that would be the
+    // child's copy of glibc's thread id (read by its recursive locks):
+    // register a word of our own instead. `'static`, never read.
+    static EXIT_TID: AtomicI32 = AtomicI32::new(0);
+    // SAFETY: set_tid_address(2) only records the address (valid for the
+    // whole process life) for the kernel to write at this task's exit.
+    unsafe { libc::syscall(libc::SYS_set_tid_address, EXIT_TID.as_ptr()) };
+    // SAFETY: the stack grows down from the end of the mapping (page
+    // aligned, so 16-byte aligned as the ABI wants); `job` outlives the
+    // child's use of it since the caller never returns; without
+    // CLONE_THREAD/CLONE_SETTLS the child is a process of its own that
+    // runs on the caller's TLS, which the exiting caller no longer uses;
+    // the kernel gives it no rseq area and no alternate signal stack.
+    let pid = unsafe {
+        let top = base.cast::<u8>().add(STACK_SIZE + page).cast();
+        libc::clone(
+            deleter_main,
+            top,
+            libc::CLONE_VM | libc::SIGCHLD,
+            (job as *const Deleter).cast_mut().cast(),
+        )
+    };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+extern "C" fn deleter_main(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `&Deleter` spawn_sharing_memory passed, still
+    // in place: its owner only exits, without unwinding.
+    let job = unsafe { &*arg.cast::<Deleter>() };
+    // Out of the caller's session and off its stdio: a shell or a test
+    // reading our output sees EOF when the parent exits, and a Ctrl-C for
+    // the foreground job does not reach us (if it did, the next store
+    // open would finish the job).
+    let _ = setsid();
+    if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+        let _ = dup2_stdin(&null);
+        let _ = dup2_stdout(&null);
+        let _ = dup2_stderr(&null);
+    }
+    close_from(3, job.keep);
+    let _ = job.store.remove_detached(job.id, job.dir);
+    // SAFETY: _exit ends the child without running destructors or atexit
+    // handlers on the state it shares with its (exited) parent.
+    unsafe { libc::_exit(0) }
 }
 
 /// Whether this process runs one thread (`Threads:` of

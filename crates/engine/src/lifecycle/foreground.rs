@@ -108,7 +108,7 @@ impl Engine {
                 let _ = std::io::stdout().flush();
                 let _ = std::io::stderr().flush();
                 if let Some(dir) = detached {
-                    super::after_exit::remove_detached(self.store(), &c.id, dir);
+                    super::after_exit::exit_removing(self.store(), &c.id, dir, code);
                 }
                 std::process::exit(code)
             }
