@@ -10,14 +10,12 @@ RUNS=${1:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 [ "$(id -u)" = 0 ] || { echo "bench/commit.sh: run as root" >&2; exit 1; }
 for t in hyperfine podman runc busybox python3 /usr/bin/time; do
     command -v "$t" >/dev/null || { echo "bench/commit.sh: $t not found" >&2; exit 1; }
 done
-(cd "$REPO" && cargo build --release -q -p cli)
-BERTH_BIN="$TARGET/release/berth"
+BERTH_BIN="$("$REPO/scripts/build" -q)/berth"
 
 WORK=$(mktemp -d /var/tmp/berth-commit-bench.XXXXXX)
 BERTH="$BERTH_BIN --root $WORK/berth --runroot $WORK/berth-run"

@@ -14,7 +14,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${BENCH_MB:-200}
 RUNS=${BENCH_RUNS:-5}
-TARGET=${CARGO_TARGET_DIR:-target}
 for tool in hyperfine podman skopeo umoci python3; do
     command -v "$tool" >/dev/null || { echo "images.sh: $tool is required" >&2; exit 1; }
 done
@@ -22,8 +21,7 @@ done
 if [ -n "${BENCH_BERTH:-}" ]; then
     BERTH=$(realpath "$BENCH_BERTH")
 else
-    cargo build --release -p cli >&2
-    BERTH=$(realpath "$TARGET/release/berth")
+    BERTH=$(./scripts/build)/berth
 fi
 
 OWN_DIR=

@@ -19,14 +19,13 @@ MONITORS=${2:-100}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "bench/run.sh: run as root" >&2; exit 1; }
     for t in hyperfine crun runc podman busybox python3 tar; do
         command -v "$t" >/dev/null || { echo "bench/run.sh: $t not found" >&2; exit 1; }
     done
-    (cd "$REPO" && cargo build --release -q -p cli -p runtime-cli)
+    BIN=$("$REPO/scripts/build" -q)
     WORK=$(mktemp -d /var/tmp/berth-run-bench.XXXXXX)
     PODMAN="podman --root $WORK/podman --runroot $WORK/podman-run --tmpdir $WORK/podman-tmp \
       --storage-driver overlay --cgroup-manager cgroupfs --events-backend file --runtime runc"
@@ -70,7 +69,7 @@ if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     fi
 
     # Everything else in a private mount namespace with a cgroup2 view.
-    export BERTH_BENCH_INNER=1 BERTH_BIN="$TARGET/release/berth" WORK
+    export BERTH_BENCH_INNER=1 BERTH_BIN="$BIN/berth" WORK
     unshare -m sh -c '
         mount --make-rprivate /
         umount -R /sys/fs/cgroup

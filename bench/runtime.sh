@@ -18,15 +18,14 @@ GAP_MS=${2:-0}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 if [ "${BERTH_BENCH_INNER:-}" != 1 ]; then
     [ "$(id -u)" = 0 ] || { echo "bench/runtime.sh: run as root" >&2; exit 1; }
     for t in hyperfine crun runc busybox python3; do
         command -v "$t" >/dev/null || { echo "bench/runtime.sh: $t not found" >&2; exit 1; }
     done
-    (cd "$REPO" && cargo build --release -q -p runtime-cli)
-    export BERTH_BENCH_INNER=1 BERTH_BIN="$TARGET/release/berth-runtime"
+    BIN=$("$REPO/scripts/build" -q)
+    export BERTH_BENCH_INNER=1 BERTH_BIN="$BIN/berth-runtime"
     # Private mount namespace: detach the v1 hierarchies, mount cgroup2.
     exec unshare -m sh -c '
         mount --make-rprivate /

@@ -11,14 +11,12 @@ RUNS=${1:-40}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 . "$HERE/lib.sh"
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 [ "$(id -u)" = 0 ] || { echo "bench/volumes.sh: run as root" >&2; exit 1; }
 for t in hyperfine podman runc busybox python3; do
     command -v "$t" >/dev/null || { echo "bench/volumes.sh: $t not found" >&2; exit 1; }
 done
-(cd "$REPO" && cargo build --release -q -p cli)
-BERTH_BIN="$TARGET/release/berth"
+BERTH_BIN="$("$REPO/scripts/build" -q)/berth"
 
 WORK=$(mktemp -d /var/tmp/berth-volumes-bench.XXXXXX)
 BERTH="$BERTH_BIN --root $WORK/berth --runroot $WORK/berth-run"
