@@ -12,25 +12,28 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, setsid};
 use storage::Store;
 
-/// Exits with `code`, leaving `dir` (a tree
-/// `Store::detach_container_rootfs` moved aside) to a child that outlives
-/// this process and deletes it. The child shares this process's memory
-/// (`CLONE_VM`), so the exit does not tear down the address space either:
-/// the child does, when it is done (on a 2-core VM that teardown and a
-/// fork's page-table copy cost about a millisecond of `run --rm`, more
-/// than the rest of the removal). With other threads (which would share
-/// that memory too), or when the clone fails, deletes here and exits.
-pub(super) fn exit_removing(store: &Store, id: &str, dir: PathBuf, code: i32) -> ! {
+use super::foreground::Leftovers;
+
+/// Exits with `code`, leaving `left` (a removed container's tree and
+/// mount namespace) to a child that outlives this process: it closes the
+/// namespace (the unmounts), then deletes the tree. The child shares this
+/// process's memory and descriptor table (`CLONE_VM | CLONE_FILES`), so
+/// the exit neither tears down the address space nor closes a file: the
+/// child does, when it is done (on a 2-core VM that teardown and a fork's
+/// page-table copy cost about a millisecond of `run --rm`, more than the
+/// rest of the removal). With other threads (which would share that
+/// memory too), or when the clone fails, removes here and exits.
+pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32) -> ! {
     if !single_threaded() {
-        let _ = store.remove_detached(id, &dir);
+        left.remove_now(store, id);
         std::process::exit(code);
     }
+    let Leftovers { dir, mount_ns } = left;
     // The tree is a staging leftover in tmp/: without a lock, the next
     // berth's Store::open would take it for a dead process's and delete it
     // on its own critical path, racing the child. The flock is taken
-    // before the clone and the child's copy of the descriptor keeps it
-    // (flock locks belong to the open file, which both share); ours is
-    // never unlocked (no destructor runs past the clone).
+    // before the clone and kept by the child (the descriptor table is
+    // shared); never unlocked here (no destructor runs past the clone).
     let lock = File::open(&dir)
         .ok()
         .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok());
@@ -44,9 +47,12 @@ pub(super) fn exit_removing(store: &Store, id: &str, dir: PathBuf, code: i32) ->
     }));
     if spawn_sharing_memory(job).is_err() {
         drop(lock);
+        drop(mount_ns);
         let _ = store.remove_detached(id, &dir);
         std::process::exit(code);
     }
+    // In the shared table: the child's close_from closes it.
+    std::mem::forget(mount_ns);
     // SAFETY: the raw exit touches no memory: the child uses this
     // process's heap, stack and `job` from now on, so no destructor,
     // atexit handler or stdio flush (the caller flushed) may run here.
@@ -55,8 +61,8 @@ pub(super) fn exit_removing(store: &Store, id: &str, dir: PathBuf, code: i32) ->
     unsafe { libc::_exit(code) }
 }
 
-/// What the deleting child needs; it lives on the stack of
-/// [`exit_removing`], which never returns.
+/// What the deleting child needs (leaked on the heap by
+/// [`exit_removing`]).
 struct Deleter<'a> {
     store: &'a Store,
     id: &'a str,
@@ -70,10 +76,10 @@ struct Deleter<'a> {
 /// next store open deletes what it left.
 const STACK_SIZE: usize = 8 << 20;
 
-/// Clones a child that shares this process's memory but nothing else (its
-/// own descriptor table, signal handlers and parent link) and runs
-/// [`deleter_main`] on a stack of its own. The caller must exit right
-/// after, touching no memory.
+/// Clones a child that shares this process's memory and descriptor table
+/// but nothing else (its own signal handlers, session, parent link) and
+/// runs [`deleter_main`] on a stack of its own. The caller must exit right
+/// after, touching no memory and no descriptor.
 fn spawn_sharing_memory(job: &Deleter) -> std::io::Result<()> {
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
@@ -116,7 +122,7 @@ fn spawn_sharing_memory(job: &Deleter) -> std::io::Result<()> {
         libc::clone(
             deleter_main,
             top,
-            libc::CLONE_VM | libc::SIGCHLD,
+            libc::CLONE_VM | libc::CLONE_FILES | libc::SIGCHLD,
             (job as *const Deleter).cast_mut().cast(),
         )
     };
@@ -130,10 +136,12 @@ extern "C" fn deleter_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `&Deleter` spawn_sharing_memory passed, still
     // in place: its owner only exits, without unwinding.
     let job = unsafe { &*arg.cast::<Deleter>() };
-    // Out of the caller's session and off its stdio: a shell or a test
-    // reading our output sees EOF when the parent exits, and a Ctrl-C for
-    // the foreground job does not reach us (if it did, the next store
-    // open would finish the job).
+    // Out of the caller's session and off its stdio (the table is shared,
+    // so this closes the caller's too, which has exited or is exiting): a
+    // shell or a test reading our output sees EOF, and a Ctrl-C for the
+    // foreground job does not reach us (if it did, the next store open
+    // would finish the job). Closing the rest closes the mount namespace
+    // (the unmounts happen here) before the tree is deleted.
     let _ = setsid();
     if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
         let _ = dup2_stdin(&null);
@@ -157,8 +165,8 @@ fn single_threaded() -> bool {
     })
 }
 
-/// Closes every descriptor from `low` up but `keep`: the child keeps no
-/// pipe, socket or database file of the caller open.
+/// Closes every descriptor from `low` up but `keep`: no pipe, socket,
+/// database file or namespace of the caller stays open.
 fn close_from(low: u32, keep: Option<RawFd>) {
     match keep
         .and_then(|k| u32::try_from(k).ok())

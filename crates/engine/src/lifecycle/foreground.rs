@@ -69,9 +69,32 @@ fn install_forwarding() {
 enum Ended {
     /// The init exited with this code, not yet recorded: the caller
     /// records it, or removes the container (`--rm`) without the write.
-    Unrecorded(i32),
+    /// With `--rm`, also the init's mount namespace, held open since the
+    /// spawn (see [`Leftovers`]).
+    Unrecorded(i32, Option<File>),
     /// Ended and recorded (the tty path records its own exit).
     Recorded(i32),
+}
+
+/// What a `--rm` container leaves once its record is gone: its tree,
+/// moved aside into `tmp/`, and its mount namespace, held open since the
+/// spawn. While held, the init's exit does not tear the namespace down
+/// (unmounting the overlay and the rest waits for RCU grace periods:
+/// ~0.1 ms of a `run --rm` here, more on a busy host); the teardown
+/// happens when the hold is dropped, before the tree is deleted, and after
+/// the exit code when a detached child does both
+/// (`after_exit::exit_removing`).
+pub(super) struct Leftovers {
+    pub(super) dir: PathBuf,
+    pub(super) mount_ns: Option<File>,
+}
+
+impl Leftovers {
+    /// Unmounts (drops the namespace), then deletes the tree, here.
+    pub(super) fn remove_now(self, store: &storage::Store, id: &str) {
+        drop(self.mount_ns);
+        let _ = store.remove_detached(id, &self.dir);
+    }
 }
 
 impl Engine {
@@ -80,8 +103,8 @@ impl Engine {
     /// Docker's 125/126/127. `--rm` removes the container afterwards.
     pub fn run_foreground(&self, c: &Container) -> Result<i32, EngineError> {
         let (code, detached) = self.run_foreground_inner(c, None);
-        if let Some(dir) = detached {
-            let _ = self.store().remove_detached(&c.id, &dir);
+        if let Some(left) = detached {
+            left.remove_now(self.store(), &c.id);
         }
         code
     }
@@ -107,31 +130,31 @@ impl Engine {
             Ok(code) => {
                 let _ = std::io::stdout().flush();
                 let _ = std::io::stderr().flush();
-                if let Some(dir) = detached {
-                    super::after_exit::exit_removing(self.store(), &c.id, dir, code);
+                if let Some(left) = detached {
+                    super::after_exit::exit_removing(self.store(), &c.id, left, code);
                 }
                 std::process::exit(code)
             }
             Err(e) => {
-                if let Some(dir) = detached {
-                    let _ = self.store().remove_detached(&c.id, &dir);
+                if let Some(left) = detached {
+                    left.remove_now(self.store(), &c.id);
                 }
                 e
             }
         }
     }
 
-    /// The run and its bookkeeping; the moved-aside rootfs of a `--rm`
-    /// container is the caller's to delete.
+    /// The run and its bookkeeping; what a `--rm` container leaves is the
+    /// caller's to remove.
     fn run_foreground_inner(
         &self,
         c: &Container,
         netns: Option<runtime::NetnsAhead>,
-    ) -> (Result<i32, EngineError>, Option<PathBuf>) {
+    ) -> (Result<i32, EngineError>, Option<Leftovers>) {
         let result = self.run_attached(c, netns);
         let mut detached = None;
         let code = match result {
-            Ok(Ended::Unrecorded(code)) => {
+            Ok(Ended::Unrecorded(code, mount_ns)) => {
                 // With --rm the exit is never written: the row goes in the
                 // removal's commit (a failed removal records it after all).
                 let removed = if c.host_config.auto_remove {
@@ -140,8 +163,11 @@ impl Engine {
                     None
                 };
                 match removed {
-                    Some(d) => detached = d,
+                    Some(Some(dir)) => detached = Some(Leftovers { dir, mount_ns }),
+                    Some(None) => {}
                     None => {
+                        // Unmounted before anything deletes the tree.
+                        drop(mount_ns);
                         self.record_exit(&c.id, code);
                         crate::timing::mark("run: exit recorded");
                         if c.host_config.auto_remove {
@@ -240,6 +266,13 @@ impl Engine {
         FORWARD_TO.store(init.pid.as_raw(), Ordering::Relaxed);
         self.record_started(&c.id, init.pid)?;
         crate::timing::mark("run: start recorded");
+        // Held from before the init can exit (it is our unreaped child, so
+        // the pid is its): see Leftovers.
+        let mount_ns = if c.host_config.auto_remove {
+            File::open(format!("/proc/{}/ns/mnt", init.pid)).ok()
+        } else {
+            None
+        };
         let mut log = LogWriter::lazy(&self.log_path(&c.id));
         Relay::new(out_r, err_r, stdin_w).run(init.pid, &mut log);
         // The pidfd said it exited: no signal may go to a reused pid.
@@ -248,6 +281,7 @@ impl Engine {
         crate::timing::mark("run: exited");
         Ok(Ended::Unrecorded(
             code.unwrap_or(crate::container::EXIT_UNKNOWN),
+            mount_ns,
         ))
     }
 }
