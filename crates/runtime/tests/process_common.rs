@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 use runtime::{spawn_init, InitOptions, NoHooks, Overlay, Stdio};
 
 /// Init options for container `id` of bundle `b` running `s`: pivot, no
@@ -54,6 +54,35 @@ pub fn spec(args: &[&str]) -> Spec {
     process.set_args(Some(args.iter().map(|s| s.to_string()).collect()));
     spec.set_process(Some(process));
     spec
+}
+
+/// `s` in a new user namespace mapping root to host uid/gid 100000
+/// (65536 ids), without cgroup mounts (cgroup v1 cannot be mounted from
+/// a user namespace).
+pub fn with_user_namespace(mut s: Spec) -> Spec {
+    let mut linux = s.linux().clone().unwrap();
+    let mut ns = linux.namespaces().clone().unwrap();
+    ns.push(
+        LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::User)
+            .build()
+            .unwrap(),
+    );
+    linux.set_namespaces(Some(ns));
+    let map = LinuxIdMappingBuilder::default()
+        .container_id(0u32)
+        .host_id(100000u32)
+        .size(65536u32)
+        .build()
+        .unwrap();
+    linux.set_uid_mappings(Some(vec![map]));
+    linux.set_gid_mappings(Some(vec![map]));
+    s.set_linux(Some(linux));
+    // cgroup v1 cannot be mounted from a user namespace.
+    let mut mounts = s.mounts().clone().unwrap();
+    mounts.retain(|m| m.typ().as_deref() != Some("cgroup"));
+    s.set_mounts(Some(mounts));
+    s
 }
 
 /// What a container run gave.

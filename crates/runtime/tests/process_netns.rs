@@ -9,8 +9,8 @@ use std::fs::{self, File};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
-use common::{in_child, init_opts, spec, Bundle};
-use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
+use common::{in_child, init_opts, spec, with_user_namespace, Bundle};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use runtime::{spawn_init, InitOptions, NetnsAhead, NoHooks, Stdio};
 
 /// Runs `s` with a namespace made ahead; returns the container's stdout
@@ -62,29 +62,7 @@ fn the_init_joins_the_namespace_made_ahead_which_is_fresh() {
 #[test]
 fn a_new_user_namespace_makes_its_own() {
     let b = Bundle::busybox();
-    let mut s = spec(&["readlink", "/proc/self/ns/net"]);
-    let mut linux = s.linux().clone().unwrap();
-    let mut ns = linux.namespaces().clone().unwrap();
-    ns.push(
-        LinuxNamespaceBuilder::default()
-            .typ(LinuxNamespaceType::User)
-            .build()
-            .unwrap(),
-    );
-    linux.set_namespaces(Some(ns));
-    let map = LinuxIdMappingBuilder::default()
-        .container_id(0u32)
-        .host_id(100000u32)
-        .size(65536u32)
-        .build()
-        .unwrap();
-    linux.set_uid_mappings(Some(vec![map]));
-    linux.set_gid_mappings(Some(vec![map]));
-    s.set_linux(Some(linux));
-    // cgroup v1 cannot be mounted from a user namespace.
-    let mut mounts = s.mounts().clone().unwrap();
-    mounts.retain(|m| m.typ().as_deref() != Some("cgroup"));
-    s.set_mounts(Some(mounts));
+    let s = with_user_namespace(spec(&["readlink", "/proc/self/ns/net"]));
     let (out, made) = run_ahead(&b, &s);
     // The namespace made ahead belongs to the host's user namespace: root
     // in the container could not configure it.

@@ -9,10 +9,10 @@ use std::io::{IoSliceMut, Read};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 
-use common::{in_child, run, spec, Bundle};
+use common::{in_child, run, spec, with_user_namespace, Bundle};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType};
 use runtime::spawn::wait_exit_code;
 use runtime::{spawn_exec, spawn_init, ExecOptions, InitOptions, NoHooks, Stdio};
 
@@ -197,29 +197,7 @@ fn joining_another_containers_uts_namespace() {
 #[test]
 fn user_namespace_maps_root() {
     let b = Bundle::busybox();
-    let mut s = spec(&["sh", "-c", "id -u; cat /proc/self/uid_map"]);
-    let mut linux = s.linux().clone().unwrap();
-    let mut ns = linux.namespaces().clone().unwrap();
-    ns.push(
-        LinuxNamespaceBuilder::default()
-            .typ(LinuxNamespaceType::User)
-            .build()
-            .unwrap(),
-    );
-    linux.set_namespaces(Some(ns));
-    let map = LinuxIdMappingBuilder::default()
-        .container_id(0u32)
-        .host_id(100000u32)
-        .size(65536u32)
-        .build()
-        .unwrap();
-    linux.set_uid_mappings(Some(vec![map]));
-    linux.set_gid_mappings(Some(vec![map]));
-    s.set_linux(Some(linux));
-    // cgroup v1 cannot be mounted from a user namespace.
-    let mut mounts = s.mounts().clone().unwrap();
-    mounts.retain(|m| m.typ().as_deref() != Some("cgroup"));
-    s.set_mounts(Some(mounts));
+    let s = with_user_namespace(spec(&["sh", "-c", "id -u; cat /proc/self/uid_map"]));
     let (code, out, err) = run(&b, &s, None).ok();
     assert_eq!(code, 0, "stderr: {err}");
     let l: Vec<&str> = out.lines().collect();
