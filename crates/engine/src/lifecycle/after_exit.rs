@@ -45,6 +45,17 @@ pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32)
         dir: &dir,
         keep: lock.as_ref().map(|l| l.as_raw_fd()),
     }));
+    // Off our stdio first (the caller flushed it): whoever reads berth's
+    // output sees EOF when this process exits, not once the child runs.
+    // The table is shared, so the child is off it too.
+    match File::options().read(true).write(true).open("/dev/null") {
+        Ok(null) => {
+            let _ = dup2_stdin(&null);
+            let _ = dup2_stdout(&null);
+            let _ = dup2_stderr(&null);
+        }
+        Err(_) => close_range(0, 2),
+    }
     if spawn_sharing_memory(job).is_err() {
         drop(lock);
         drop(mount_ns);
@@ -136,18 +147,11 @@ extern "C" fn deleter_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `&Deleter` spawn_sharing_memory passed, still
     // in place: its owner only exits, without unwinding.
     let job = unsafe { &*arg.cast::<Deleter>() };
-    // Out of the caller's session and off its stdio (the table is shared,
-    // so this closes the caller's too, which has exited or is exiting): a
-    // shell or a test reading our output sees EOF, and a Ctrl-C for the
-    // foreground job does not reach us (if it did, the next store open
-    // would finish the job). Closing the rest closes the mount namespace
-    // (the unmounts happen here) before the tree is deleted.
+    // Out of the caller's session: a Ctrl-C for the foreground job does
+    // not reach us (if it did, the next store open would finish the job).
+    // Closing the descriptors closes the mount namespace (the unmounts
+    // happen here) before the tree is deleted.
     let _ = setsid();
-    if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
-        let _ = dup2_stdin(&null);
-        let _ = dup2_stdout(&null);
-        let _ = dup2_stderr(&null);
-    }
     close_from(3, job.keep);
     let _ = job.store.remove_detached(job.id, job.dir);
     // SAFETY: _exit ends the child without running destructors or atexit

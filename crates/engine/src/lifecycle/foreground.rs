@@ -259,13 +259,6 @@ impl Engine {
                 return Err(e);
             }
         };
-        // The container holds its ends now; ours would hide its EOF. The
-        // init holds its network namespace.
-        drop((stdin_r, out_w, err_w, netns));
-        crate::timing::mark("run: spawned");
-        FORWARD_TO.store(init.pid.as_raw(), Ordering::Relaxed);
-        self.record_started(&c.id, init.pid)?;
-        crate::timing::mark("run: start recorded");
         // Held from before the init can exit (it is our unreaped child, so
         // the pid is its): see Leftovers.
         let mount_ns = if c.host_config.auto_remove {
@@ -273,6 +266,13 @@ impl Engine {
         } else {
             None
         };
+        // The container holds its ends now; ours would hide its EOF. The
+        // init holds its network namespace.
+        drop((stdin_r, out_w, err_w, netns));
+        crate::timing::mark("run: spawned");
+        FORWARD_TO.store(init.pid.as_raw(), Ordering::Relaxed);
+        self.record_started(&c.id, init.pid)?;
+        crate::timing::mark("run: start recorded");
         let mut log = LogWriter::lazy(&self.log_path(&c.id));
         Relay::new(out_r, err_r, stdin_w).run(init.pid, &mut log);
         // The pidfd said it exited: no signal may go to a reused pid.
