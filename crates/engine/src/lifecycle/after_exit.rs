@@ -38,11 +38,12 @@ pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32)
         .ok()
         .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok());
     // On the heap, not in this frame: nothing may reuse it once the
-    // child runs.
+    // child runs. (`store` and `id` belong to frames below this one, which
+    // never return either.)
     let job: &Deleter = Box::leak(Box::new(Deleter {
         store,
         id,
-        dir: &dir,
+        dir,
         keep: lock.as_ref().map(|l| l.as_raw_fd()),
     }));
     // Off our stdio first (the caller flushed it): whoever reads berth's
@@ -59,7 +60,7 @@ pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32)
     if spawn_sharing_memory(job).is_err() {
         drop(lock);
         drop(mount_ns);
-        let _ = store.remove_detached(id, &dir);
+        let _ = store.remove_detached(id, &job.dir);
         std::process::exit(code);
     }
     // In the shared table: the child's close_from closes it.
@@ -77,7 +78,7 @@ pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32)
 struct Deleter<'a> {
     store: &'a Store,
     id: &'a str,
-    dir: &'a PathBuf,
+    dir: PathBuf,
     /// The locked descriptor of `dir`, kept open in the child.
     keep: Option<RawFd>,
 }
@@ -153,7 +154,7 @@ extern "C" fn deleter_main(arg: *mut libc::c_void) -> libc::c_int {
     // happen here) before the tree is deleted.
     let _ = setsid();
     close_from(3, job.keep);
-    let _ = job.store.remove_detached(job.id, job.dir);
+    let _ = job.store.remove_detached(job.id, &job.dir);
     // SAFETY: _exit ends the child without running destructors or atexit
     // handlers on the state it shares with its (exited) parent.
     unsafe { libc::_exit(0) }
