@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::PathBuf;
 use std::sync::atomic::AtomicI32;
 
 use nix::fcntl::{Flock, FlockArg};
@@ -28,24 +27,23 @@ pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32)
         left.remove_now(store, id);
         std::process::exit(code);
     }
-    let Leftovers { dir, mount_ns } = left;
     // The tree is a staging leftover in tmp/: without a lock, the next
     // berth's Store::open would take it for a dead process's and delete it
     // on its own critical path, racing the child. The flock is taken
     // before the clone and kept by the child (the descriptor table is
     // shared); never unlocked here (no destructor runs past the clone).
-    let lock = File::open(&dir)
+    let lock = File::open(&left.dir)
         .ok()
         .and_then(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).ok());
     // On the heap, not in this frame: nothing may reuse it once the
     // child runs. (`store` and `id` belong to frames below this one, which
     // never return either.)
-    let job: &Deleter = Box::leak(Box::new(Deleter {
+    let job = Box::new(Deleter {
         store,
         id,
-        dir,
+        left,
         keep: lock.as_ref().map(|l| l.as_raw_fd()),
-    }));
+    });
     // Off our stdio first (the caller flushed it): whoever reads berth's
     // output sees EOF when this process exits, not once the child runs.
     // The table is shared, so the child is off it too.
@@ -57,14 +55,14 @@ pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32)
         }
         Err(_) => close_range(0, 2),
     }
-    if spawn_sharing_memory(job).is_err() {
+    if spawn_sharing_memory(&job).is_err() {
         drop(lock);
-        drop(mount_ns);
-        let _ = store.remove_detached(id, &job.dir);
+        job.left.remove_now(store, id);
         std::process::exit(code);
     }
-    // In the shared table: the child's close_from closes it.
-    std::mem::forget(mount_ns);
+    // The child's from now on: never dropped here (the held namespace's
+    // descriptor, in the shared table, is closed by the child).
+    Box::leak(job);
     // SAFETY: the raw exit touches no memory: the child uses this
     // process's heap, stack and `job` from now on, so no destructor,
     // atexit handler or stdio flush (the caller flushed) may run here.
@@ -78,7 +76,7 @@ pub(super) fn exit_removing(store: &Store, id: &str, left: Leftovers, code: i32)
 struct Deleter<'a> {
     store: &'a Store,
     id: &'a str,
-    dir: PathBuf,
+    left: Leftovers,
     /// The locked descriptor of `dir`, kept open in the child.
     keep: Option<RawFd>,
 }
@@ -154,7 +152,7 @@ extern "C" fn deleter_main(arg: *mut libc::c_void) -> libc::c_int {
     // happen here) before the tree is deleted.
     let _ = setsid();
     close_from(3, job.keep);
-    let _ = job.store.remove_detached(job.id, &job.dir);
+    let _ = job.store.remove_detached(job.id, &job.left.dir);
     // SAFETY: _exit ends the child without running destructors or atexit
     // handlers on the state it shares with its (exited) parent.
     unsafe { libc::_exit(0) }
