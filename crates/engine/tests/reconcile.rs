@@ -11,56 +11,61 @@ use engine::options::RunFlags;
 
 #[test]
 fn records_from_another_boot_read_exited_and_start_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = engine_with_busybox(dir.path());
-    let c = engine
-        .create(
-            "busybox",
-            RunFlags::default().parse().unwrap(),
-            &["true".to_string()],
-        )
-        .unwrap();
-    // A record claiming a process that is alive right now (this test) and
-    // owned by a live monitor (also us): believed, it is running.
-    let me = std::process::id() as i32;
-    let start = process_start_time(me).unwrap();
-    let claim = |boot: &str| {
-        let boot = boot.to_string();
-        engine
-            .containers()
-            .update_state(&c.id, move |s| {
-                s.status = Status::Running;
-                (s.pid, s.pid_start, s.monitor_pid, s.monitor_start) = (me, start, me, start);
-                s.boot_id = boot;
-                Ok(())
-            })
+    // In a single-threaded child: it spawns a container in-process.
+    let code = testkit::in_child(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine_with_busybox(dir.path());
+        let c = engine
+            .create(
+                "busybox",
+                RunFlags::default().parse().unwrap(),
+                &["true".to_string()],
+            )
             .unwrap();
-    };
-    claim(boot_id());
-    assert_eq!(engine.find(&c.id).unwrap().state.status, Status::Running);
+        // A record claiming a process that is alive right now (this test) and
+        // owned by a live monitor (also us): believed, it is running.
+        let me = std::process::id() as i32;
+        let start = process_start_time(me).unwrap();
+        let claim = |boot: &str| {
+            let boot = boot.to_string();
+            engine
+                .containers()
+                .update_state(&c.id, move |s| {
+                    s.status = Status::Running;
+                    (s.pid, s.pid_start, s.monitor_pid, s.monitor_start) = (me, start, me, start);
+                    s.boot_id = boot;
+                    Ok(())
+                })
+                .unwrap();
+        };
+        claim(boot_id());
+        assert_eq!(engine.find(&c.id).unwrap().state.status, Status::Running);
 
-    // The same pids recorded under another boot are gone: exited, unknown code.
-    claim("a-previous-boot");
-    let after = engine.find(&c.id).unwrap();
-    assert_eq!(
-        (after.state.status, after.state.exit_code),
-        (Status::Exited, EXIT_UNKNOWN)
-    );
-    assert_eq!((after.state.pid, after.state.monitor_pid), (0, 0));
-    // The reconciled state was written back, not only shown.
-    let stored = engine.containers().get(&c.id).unwrap();
-    assert_eq!(stored.state.status, Status::Exited);
+        // The same pids recorded under another boot are gone: exited, unknown code.
+        claim("a-previous-boot");
+        let after = engine.find(&c.id).unwrap();
+        assert_eq!(
+            (after.state.status, after.state.exit_code),
+            (Status::Exited, EXIT_UNKNOWN)
+        );
+        assert_eq!((after.state.pid, after.state.monitor_pid), (0, 0));
+        // The reconciled state was written back, not only shown.
+        let stored = engine.containers().get(&c.id).unwrap();
+        assert_eq!(stored.state.status, Status::Exited);
 
-    // And it starts again (in the foreground, in-process).
-    assert_eq!(engine.run_foreground(&after).unwrap(), 0);
-    let done = engine.find(&c.id).unwrap();
-    assert_eq!(
-        (done.state.status, done.state.exit_code),
-        (Status::Exited, 0)
-    );
-    assert_ne!(done.state.started_at, after.state.started_at);
-    engine.remove(&c.id, false).unwrap();
-    assert!(engine.list().unwrap().is_empty());
+        // And it starts again (in the foreground, in-process).
+        assert_eq!(engine.run_foreground(&after).unwrap(), 0);
+        let done = engine.find(&c.id).unwrap();
+        assert_eq!(
+            (done.state.status, done.state.exit_code),
+            (Status::Exited, 0)
+        );
+        assert_ne!(done.state.started_at, after.state.started_at);
+        engine.remove(&c.id, false).unwrap();
+        assert!(engine.list().unwrap().is_empty());
+        0
+    });
+    assert_eq!(code, 0);
 }
 
 #[test]

@@ -5,8 +5,6 @@ use std::fs::{self, File};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
 use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 use runtime::{spawn_init, InitOptions, NoHooks, Overlay, Stdio};
 
@@ -112,24 +110,7 @@ impl Outcome {
     }
 }
 
-/// Runs `f` in a forked, single-threaded child (the test harness is
-/// multi-threaded; the runtime clones without atfork handlers) and returns
-/// its exit code.
-pub fn in_child(f: impl FnOnce() -> i32) -> i32 {
-    // SAFETY: the child only runs `f` and exits with _exit.
-    match unsafe { fork() }.unwrap() {
-        ForkResult::Child => {
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(99);
-            // SAFETY: leave the forked copy without running the harness's
-            // destructors.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => match waitpid(child, None).unwrap() {
-            WaitStatus::Exited(_, c) => c,
-            other => panic!("test child ended with {other:?}"),
-        },
-    }
-}
+pub use testkit::in_child;
 
 /// Runs the container to completion with stdout/stderr captured in files.
 pub fn run(bundle: &Bundle, spec: &Spec, overlay: Option<&Overlay>) -> Outcome {

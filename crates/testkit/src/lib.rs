@@ -1,5 +1,6 @@
 //! Test helpers shared by berth's crates: a busybox root filesystem built
-//! from Debian's `busybox-static`, as a directory or as a rootfs tarball.
+//! from Debian's `busybox-static`, as a directory or as a rootfs tarball,
+//! and a way to run a test's body in a single-threaded child.
 
 use std::fs;
 use std::io;
@@ -59,6 +60,42 @@ fn copy_executable(from: &Path, to: &Path) -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Runs `f` in a forked child and returns its exit code (`f`'s value, or
+/// 99 if it panicked, its message written to fd 2). The runtime clones
+/// without atfork handlers, so a container must not be spawned from a
+/// thread of the (multi-threaded) test harness: another thread may hold a
+/// lock (malloc's, stdout's) at that moment, which the clone would keep
+/// locked forever. A forked child has one thread, and glibc's fork leaves
+/// its malloc usable.
+pub fn in_child(f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child only runs `f` (malloc works after glibc's fork)
+    // and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+    if pid == 0 {
+        // The harness captures output per thread, in memory this copy
+        // would never hand back: a panic is written to fd 2 itself.
+        std::panic::set_hook(Box::new(|info| {
+            let msg = format!("test child: {info}\n");
+            // SAFETY: writes a live buffer of that length to fd 2.
+            unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+        }));
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(99);
+        // SAFETY: leave the forked copy without running the harness's
+        // destructors or flushing its copied buffers.
+        unsafe { libc::_exit(code) }
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child, writing its status to a local.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(r, pid, "waitpid: {}", io::Error::last_os_error());
+    assert!(
+        libc::WIFEXITED(status),
+        "test child ended with status {status:#x}"
+    );
+    libc::WEXITSTATUS(status)
 }
 
 /// Writes a busybox rootfs as an uncompressed tar file (the input of
